@@ -1,0 +1,63 @@
+# rl-assets: `make demo` and `make test` are the two commands; everything else is optional.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+LOCK       := requirements.lock
+LOCK_HASH  := $(shell sha256sum $(LOCK) | cut -c1-16)
+# The venv lives outside the clone, keyed by the lock's hash: a fresh clone with the same lock
+# reuses it, and a changed lock builds a new one beside it.
+VENV_ROOT  ?= $(HOME)/.cache/rl-assets
+VENV       ?= $(VENV_ROOT)/venv-$(LOCK_HASH)
+PY         := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+
+export PYTHONPATH   := $(CURDIR)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: help setup demo test ui bench lock clean
+
+help:
+	@echo "make demo   set up, materialise ~60 trading days on the embedded default, print a summary"
+	@echo "make test   set up and run the test suite"
+	@echo "make ui     start the Dagster UI (dagster dev) on this code location"
+	@echo "make bench  run the benchmarks (numbers go to README's table)"
+	@echo "make lock   re-resolve requirements.lock from pyproject.toml"
+
+setup: $(VENV)/.installed
+
+# A venv counts as built only once the marker is written, so an interrupted install is redone.
+$(VENV)/.installed: $(LOCK)
+	@set -euo pipefail; \
+	python=$$(scripts/find-python.sh 3.12); \
+	echo "setup: building $(VENV) with $$python"; \
+	rm -rf "$(VENV)"; mkdir -p "$(VENV_ROOT)"; \
+	"$$python" -m venv "$(VENV)"; \
+	"$(VENV)/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"; \
+	"$(VENV)/bin/uv" pip sync --quiet --python "$(VENV)/bin/python" $(LOCK); \
+	touch "$@"
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p "$(DAGSTER_HOME)" && cp dagster.yaml "$@"
+
+demo: setup $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m rl_assets.demo
+
+test: setup
+	$(PY) -m pytest
+
+ui: setup $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+bench: setup
+	$(PY) -m rl_assets_bench
+
+lock:
+	@set -euo pipefail; python=$$(scripts/find-python.sh 3.12); \
+	tools=$$(mktemp -d); "$$python" -m venv "$$tools"; \
+	"$$tools/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"; \
+	"$$tools/bin/uv" pip compile pyproject.toml --extra test --python-version 3.12 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o $(LOCK); \
+	rm -rf "$$tools"
+
+clean:
+	rm -rf .dagster_home data/*.duckdb .pytest_cache

@@ -1,0 +1,138 @@
+"""The sidecar archiver: copy the live, daily-wiped chain into a dated, point-in-time history.
+
+All writes replace whole partitions inside one warehouse transaction, so a re-run never
+duplicates rows and a failure never leaves half a day. Works on any backend with the interface of
+`rl_assets.warehouse.duckdb_backend.DuckDBBackend`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from rl_assets import calendar
+from rl_assets.schema import OPTIONS_CHAIN_COLUMNS, PRICE_DATA_COLUMNS
+
+LIVE_TABLE = "options_chain"
+CHAIN_STAGING_TABLE = "options_chain_staging"
+PRICE_STAGING_TABLE = "price_data_staging"
+
+
+class ArchiveRefused(RuntimeError):
+    """The source cannot be archived as the requested trading date; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ArchiveReport:
+    snapshot_date: dt.date
+    rows: int
+    source_table: str
+    archived_at: pd.Timestamp
+    extra_columns: list[str] = field(default_factory=list)
+
+
+def source_schema_drift(warehouse, table: str) -> list[str]:
+    """Columns `table` has beyond the contract (reported, not archived); missing ones refuse."""
+    columns = warehouse.columns(table)
+    if not columns:
+        raise ArchiveRefused(f"table {table!r} does not exist in dataset {warehouse.dataset!r}; nothing to archive")
+    missing = [c for c in OPTIONS_CHAIN_COLUMNS if c not in columns]
+    if missing:
+        raise ArchiveRefused(f"table {table!r} lacks contract columns {missing}; refusing to archive, nothing was written")
+    return [c for c in columns if c not in OPTIONS_CHAIN_COLUMNS]
+
+
+def archive_chain(
+    warehouse,
+    snapshot_date: dt.date,
+    source_table: str = LIVE_TABLE,
+    archived_at: pd.Timestamp | None = None,
+) -> ArchiveReport:
+    """Replace options_chain_history[snapshot_date] with the rows of `source_table`.
+
+    Refuses (ArchiveRefused, nothing written) when the source is empty, has rows without a
+    quote_time, or holds quotes from any America/New_York date other than `snapshot_date`. The
+    check runs inside the same transaction as the write, so it sees exactly what is archived.
+    """
+    snapshot_date = calendar.require_trading_day(snapshot_date)
+    archived_at = pd.Timestamp(archived_at if archived_at is not None else pd.Timestamp.now(tz="UTC"))
+    extra_columns = source_schema_drift(warehouse, source_table)
+    tables = {LIVE_TABLE: source_table}
+    with warehouse.transaction():
+        dates = warehouse.query("live_chain_trading_dates", tables=tables).iloc[0]
+        rows = int(dates["row_count"])
+        if rows == 0:
+            raise ArchiveRefused(f"{source_table} is empty: nothing to archive for {snapshot_date}; the partition was left as it was")
+        if int(dates["rows_without_quote_time"]):
+            raise ArchiveRefused(
+                f"{source_table} has {int(dates['rows_without_quote_time'])} rows without quote_time; "
+                f"cannot tell which trading date they belong to, nothing was written"
+            )
+        first, last = pd.Timestamp(dates["first_quote_date"]).date(), pd.Timestamp(dates["last_quote_date"]).date()
+        if first != snapshot_date or last != snapshot_date:
+            held = str(first) if first == last else f"{first}..{last}"
+            raise ArchiveRefused(
+                f"{source_table} holds quotes from trading date {held} (America/New_York), "
+                f"not {snapshot_date}: refusing to archive them as {snapshot_date}; nothing was written"
+            )
+        warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
+        warehouse.execute(
+            "archive_options_chain", {"snapshot_date": snapshot_date, "archived_at": archived_at}, tables=tables
+        )
+    return ArchiveReport(snapshot_date, rows, source_table, archived_at, extra_columns)
+
+
+def archive_chain_frame(
+    warehouse, chain: pd.DataFrame, snapshot_date: dt.date, archived_at: pd.Timestamp | None = None
+) -> ArchiveReport:
+    """Archive a chain served by the market provider (a past day in a backfill) through a staging
+    table, with the same checks and the same INSERT ... SELECT as the live table."""
+    warehouse.load_frame(CHAIN_STAGING_TABLE, chain, replace_table=True)
+    try:
+        return archive_chain(warehouse, snapshot_date, CHAIN_STAGING_TABLE, archived_at)
+    finally:
+        warehouse.drop_table(CHAIN_STAGING_TABLE)
+
+
+def replace_live_chain(warehouse, chain: pd.DataFrame) -> int:
+    """TRUNCATE + load of the live table, in one transaction (what the existing pipeline does)."""
+    missing = [c for c in OPTIONS_CHAIN_COLUMNS if c not in chain.columns]
+    if missing:
+        raise ValueError(f"the chain lacks contract columns {missing}")
+    with warehouse.transaction():
+        warehouse.execute("truncate_options_chain")
+        warehouse.load_frame(LIVE_TABLE, chain[OPTIONS_CHAIN_COLUMNS], replace_table=False)
+    return len(chain)
+
+
+def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """price_data rows for [start, end], or a ValueError that names what is wrong."""
+    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns]
+    if missing:
+        raise ValueError(f"price rows lack columns {missing}")
+    prices = prices[PRICE_DATA_COLUMNS]
+    if prices[["ticker", "date"]].isna().any().any():
+        raise ValueError("price rows with an empty ticker or date")
+    dates = pd.to_datetime(prices["date"]).dt.date
+    outside = sorted(set(dates[(dates < start) | (dates > end)]))
+    if outside:
+        raise ValueError(f"price rows dated outside {start}..{end}: {outside[:5]}")
+    duplicated = prices.duplicated(["ticker", "date"])
+    if duplicated.any():
+        raise ValueError(f"{int(duplicated.sum())} duplicate (ticker, date) price rows, e.g. {prices[duplicated].iloc[0][['ticker', 'date']].tolist()}")
+    return prices
+
+
+def write_prices(warehouse, prices: pd.DataFrame, start: dt.date, end: dt.date) -> int:
+    """Replace price_data for the trading dates [start, end] with `prices`, atomically."""
+    prices = validate_prices(prices, start, end)
+    warehouse.load_frame(PRICE_STAGING_TABLE, prices, replace_table=True)
+    try:
+        with warehouse.transaction():
+            warehouse.execute("delete_price_data_range", {"start_date": start, "end_date": end})
+            warehouse.execute("insert_price_data")
+    finally:
+        warehouse.drop_table(PRICE_STAGING_TABLE)
+    return len(prices)

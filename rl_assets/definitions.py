@@ -1,0 +1,34 @@
+"""The code location: assets, checks, jobs and resources, configured from RL_ASSETS_* variables."""
+
+import dagster as dg
+
+from rl_assets.assets.market import options_chain, options_chain_history, price_data
+from rl_assets.resources import MarketDataProvider, SyntheticMarketProvider, Warehouse
+from rl_assets.settings import Settings
+
+
+def build_resources(settings: Settings) -> dict:
+    if settings.warehouse != "duckdb":
+        raise ValueError(f"RL_ASSETS_WAREHOUSE={settings.warehouse!r}: the BigQuery backend is not built yet; use duckdb")
+    if settings.market != "synthetic":
+        raise ValueError(f"RL_ASSETS_MARKET={settings.market!r}: sidecar mode is not built yet; use synthetic")
+    market: MarketDataProvider = SyntheticMarketProvider(
+        seed=settings.seed, signal=settings.signal, universe=settings.universe
+    )
+    return {
+        "warehouse": Warehouse(duckdb_path=settings.duckdb_path, dataset=settings.dataset),
+        "market": market,
+    }
+
+
+archive_job = dg.define_asset_job(
+    "archive_job",
+    selection=dg.AssetSelection.assets(price_data, options_chain_history),
+    description="Prices and the chain archive for a trading day or a range of them (one run).",
+)
+
+defs = dg.Definitions(
+    assets=[options_chain, price_data, options_chain_history],
+    jobs=[archive_job],
+    resources=build_resources(Settings.from_env()),
+)

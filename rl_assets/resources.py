@@ -1,0 +1,75 @@
+"""Dagster resources: the warehouse and the market-data provider."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
+
+from rl_assets.market.synthetic import SyntheticMarket
+from rl_assets.warehouse.duckdb_backend import DuckDBBackend
+from rl_assets.warehouse.sql import validate_identifier
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Where every table lives: a DuckDB file by default (BigQuery in production)."""
+
+    backend: str = "duckdb"
+    duckdb_path: str = "data/rl_assets.duckdb"
+    dataset: str = "rl_assets"
+
+    @contextmanager
+    def session(self) -> Iterator[DuckDBBackend]:
+        """An open backend with the contract's tables created if missing."""
+        if self.backend != "duckdb":
+            raise ValueError(f"warehouse backend {self.backend!r} is not available; use 'duckdb'")
+        validate_identifier("dataset", self.dataset)
+        Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        # dagster-duckdb's resource retries while another process holds the file's lock.
+        with DuckDBResource(database=self.duckdb_path).get_connection() as connection:
+            backend = DuckDBBackend(connection, self.dataset)
+            backend.ensure_tables()
+            yield backend
+
+
+class MarketDataProvider(dg.ConfigurableResource):
+    """Where chains and prices come from. Implementations serve any trading day they can and say
+    plainly when they cannot."""
+
+    def tickers(self) -> list[str]:
+        raise NotImplementedError
+
+    def chain(self, day: dt.date) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+class SyntheticMarketProvider(MarketDataProvider):
+    """The deterministic synthetic market (rl_assets.market.synthetic): any past trading day."""
+
+    seed: int = 7
+    signal: float = 0.0
+    universe: int = 20
+    _market: SyntheticMarket | None = PrivateAttr(default=None)
+
+    def market(self) -> SyntheticMarket:
+        if self._market is None:
+            self._market = SyntheticMarket(seed=self.seed, signal=self.signal, tickers=self.universe)
+        return self._market
+
+    def tickers(self) -> list[str]:
+        return self.market().tickers
+
+    def chain(self, day: dt.date) -> pd.DataFrame:
+        return self.market().chain(day)
+
+    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        return self.market().prices(start, end)

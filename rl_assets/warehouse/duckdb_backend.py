@@ -1,0 +1,108 @@
+"""The embedded warehouse: one DuckDB file, a schema standing in for the BigQuery dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from rl_assets.warehouse import sql
+
+CREATE_STATEMENTS = ["create_options_chain", "create_options_chain_history", "create_price_data"]
+
+
+class DuckDBBackend:
+    """Runs sql/ statements on an open DuckDB connection.
+
+    Both backends offer the same methods (query, execute, transaction, load_frame, columns,
+    drop_table), so the archive and asset code never branch on the warehouse.
+    """
+
+    dialect = "duckdb"
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, dataset: str):
+        self.connection = connection
+        self.dataset = sql.validate_identifier("dataset", dataset)
+        # Timestamps are stored in UTC; DATE(ts, 'America/New_York') must not depend on the host.
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.dataset}"')
+
+    def _run(self, name: str, params: Mapping[str, Any] | None, tables: Mapping[str, str] | None):
+        params = dict(params or {})
+        wanted = sql.parameter_names(name)
+        if set(params) != wanted:
+            raise ValueError(
+                f"statement {name!r} takes parameters {sorted(wanted)}; got {sorted(params)}"
+            )
+        text = sql.render(name, self.dialect, self.dataset, tables=dict(tables or {}))
+        return self.connection.execute(text, params or None)
+
+    def query(self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Run a SELECT statement from sql/ and return its rows."""
+        return self._run(name, params, tables).df()
+
+    def execute(self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None) -> int | None:
+        """Run a DDL/DML statement from sql/; returns the affected row count where DuckDB gives one."""
+        result = self._run(name, params, tables).fetchall()
+        return int(result[0][0]) if result and len(result[0]) == 1 and isinstance(result[0][0], int) else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all."""
+        self.connection.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def ensure_tables(self) -> None:
+        for name in CREATE_STATEMENTS:
+            self.execute(name)
+
+    def _qualified(self, table: str) -> str:
+        return f'"{self.dataset}"."{sql.validate_identifier("table", table)}"'
+
+    def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool) -> int:
+        """Write a DataFrame to a table: replace_table=True (re)creates it with the frame's
+        columns (staging); False appends by column name to an existing, typed table."""
+        target = self._qualified(table)
+        self.connection.register("_incoming_frame", frame)
+        try:
+            if replace_table:
+                self.connection.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _incoming_frame")
+            else:
+                self.connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _incoming_frame")
+        finally:
+            self.connection.unregister("_incoming_frame")
+        return len(frame)
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> type of a table; empty if the table does not exist."""
+        rows = self.connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [self.dataset, sql.validate_identifier("table", table)],
+        ).fetchall()
+        return dict(rows)
+
+    def drop_table(self, table: str) -> None:
+        self.connection.execute(f"DROP TABLE IF EXISTS {self._qualified(table)}")
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        """A whole table (small tables and tests only; heavy work stays in SQL)."""
+        return self.connection.execute(f"SELECT * FROM {self._qualified(table)}").df()
+
+
+@contextmanager
+def open_duckdb(path: str, dataset: str) -> Iterator[DuckDBBackend]:
+    """A backend on its own connection to the file at `path` (outside Dagster: tests, benchmarks)."""
+    connection = duckdb.connect(path)
+    try:
+        yield DuckDBBackend(connection, dataset)
+    finally:
+        connection.close()

@@ -1,0 +1,88 @@
+"""The sql/ folder: every warehouse statement, one file each, written in BigQuery's dialect.
+
+Statements name tables without a dataset; `render` qualifies them with a validated dataset (and
+project) and transpiles to the backend's dialect with sqlglot. Values never enter the text: they
+are bound as named parameters (`@name` in the files).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+# BigQuery's rules: datasets are letters, digits and underscores; project ids are 6-30 lower-case
+# letters, digits and hyphens, starting with a letter.
+_DATASET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+
+
+def validate_identifier(kind: str, value: str) -> str:
+    """Return `value` if it is a valid BigQuery `kind` ('project', 'dataset' or 'table') name."""
+    pattern = {"project": _PROJECT, "dataset": _DATASET, "table": _TABLE}.get(kind)
+    if pattern is None:
+        raise ValueError(f"unknown identifier kind {kind!r}")
+    if not isinstance(value, str) or not pattern.match(value):
+        rules = {
+            "project": "6-30 lower-case letters, digits or hyphens, starting with a letter",
+            "dataset": "letters, digits and underscores, not starting with a digit",
+            "table": "letters, digits and underscores, not starting with a digit",
+        }[kind]
+        raise ValueError(f"invalid {kind} name {value!r}: use {rules}")
+    return value
+
+
+def statement_names() -> list[str]:
+    return sorted(path.stem for path in SQL_DIR.glob("*.sql"))
+
+
+@lru_cache(maxsize=None)
+def parse_statement(name: str) -> exp.Expression:
+    """Parse sql/<name>.sql strictly as BigQuery; a file holds exactly one statement."""
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise FileNotFoundError(f"no statement {name!r}: {path} does not exist")
+    statements = [s for s in sqlglot.parse(path.read_text(), read="bigquery", error_level=sqlglot.ErrorLevel.RAISE) if s]
+    if len(statements) != 1:
+        raise ValueError(f"{path} must hold exactly one statement; found {len(statements)}")
+    return statements[0]
+
+
+def parameter_names(name: str) -> set[str]:
+    return {param.name for param in parse_statement(name).find_all(exp.Parameter)}
+
+
+def render(
+    name: str,
+    dialect: str,
+    dataset: str,
+    project: str | None = None,
+    tables: dict[str, str] | None = None,
+) -> str:
+    """sql/<name>.sql for `dialect`, its tables qualified as [project.]dataset.table.
+
+    `tables` renames tables before qualifying (e.g. read a staging copy instead of the live one).
+    """
+    validate_identifier("dataset", dataset)
+    if project is not None:
+        validate_identifier("project", project)
+    tables = tables or {}
+    for target in tables.values():
+        validate_identifier("table", target)
+    tree = parse_statement(name).copy()
+    for table in tree.find_all(exp.Table):
+        table.set("this", exp.to_identifier(tables.get(table.name, table.name)))
+        table.set("db", exp.to_identifier(dataset))
+        if project is not None:
+            table.set("catalog", exp.to_identifier(project))
+    if dialect == "duckdb":
+        # DuckDB has no table partitioning or clustering; BigQuery's properties are dropped.
+        for prop in list(tree.find_all(exp.PartitionedByProperty, exp.ClusterProperty)):
+            prop.pop()
+    return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE, comments=False)

@@ -1,0 +1,12 @@
+-- Data-quality counts per trading date of price_data, for the asset checks.
+SELECT
+    date,
+    COUNT(*) AS row_count,
+    COUNT(*) - COUNT(DISTINCT ticker) AS duplicate_keys,
+    COUNTIF(open <= 0 OR high <= 0 OR low <= 0 OR close <= 0 OR volume < 0) AS negative_prices,
+    COUNTIF(high < low OR high < GREATEST(open, close) OR low > LEAST(open, close)) AS inconsistent_bars,
+    COUNT(DISTINCT ticker) AS tickers
+FROM price_data
+WHERE date BETWEEN @start_date AND @end_date
+GROUP BY date
+ORDER BY date

@@ -1,0 +1,4 @@
+SELECT date, ticker
+FROM price_data
+WHERE date BETWEEN @start_date AND @end_date
+GROUP BY date, ticker
