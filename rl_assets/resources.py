@@ -31,11 +31,15 @@ class Warehouse(dg.ConfigurableResource):
             raise ValueError(f"warehouse backend {self.backend!r} is not available; use 'duckdb'")
         validate_identifier("dataset", self.dataset)
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-        # dagster-duckdb's resource retries while another process holds the file's lock.
+        # dagster-duckdb's resource retries while another process holds the file's lock. It does
+        # not close the connection when the body raises, so close it here (closing twice is fine).
         with DuckDBResource(database=self.duckdb_path).get_connection() as connection:
-            backend = DuckDBBackend(connection, self.dataset)
-            backend.ensure_tables()
-            yield backend
+            try:
+                backend = DuckDBBackend(connection, self.dataset)
+                backend.ensure_tables()
+                yield backend
+            finally:
+                connection.close()
 
 
 class MarketDataProvider(dg.ConfigurableResource):

@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import Field
 
 from rl_assets import calendar, quality
-from rl_assets.archive import archive_chain, archive_chain_frame, replace_live_chain, write_prices
+from rl_assets.archive import ArchiveRefused, archive_chain, archive_chain_frame, replace_live_chain, write_prices
 from rl_assets.partitions import partition_days, trading_days
 from rl_assets.resources import MarketDataProvider, Warehouse
 
@@ -148,10 +148,14 @@ def options_chain_history(
     reports = []
     with warehouse.session() as wh:
         for number, day in enumerate(days, start=1):
-            if source == "live":
-                reports.append(archive_chain(wh, day, archived_at=archived_at))
-            else:
-                reports.append(archive_chain_frame(wh, market.chain(day), day, archived_at=archived_at))
+            try:
+                if source == "live":
+                    reports.append(archive_chain(wh, day, archived_at=archived_at))
+                else:
+                    reports.append(archive_chain_frame(wh, market.chain(day), day, archived_at=archived_at))
+            except ArchiveRefused as refused:
+                # An expected refusal, not a crash: the UI shows the reason, not a stack of internals.
+                raise dg.Failure(description=str(refused), metadata={"trading_date": str(day), "source": source}) from refused
             context.log.info(f"archived {day}: {reports[-1].rows} contracts ({number}/{len(days)})")
         extra_columns = sorted({c for r in reports for c in r.extra_columns})
         if extra_columns:

@@ -1,0 +1,188 @@
+"""The archiver on a real DuckDB file: idempotence, refusals, schema drift, atomicity."""
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pytest
+
+from rl_assets.archive import (
+    ArchiveRefused,
+    archive_chain,
+    archive_chain_frame,
+    replace_live_chain,
+    write_prices,
+)
+from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS
+from rl_assets_tests.conftest import DAY, NEXT_DAY
+
+
+def history(warehouse) -> pd.DataFrame:
+    return warehouse.connection.execute(
+        "SELECT * FROM rl_test.options_chain_history ORDER BY snapshot_date, contract_symbol"
+    ).df()
+
+
+def counts_by_day(warehouse) -> dict:
+    rows = warehouse.connection.execute(
+        "SELECT snapshot_date, COUNT(*) FROM rl_test.options_chain_history GROUP BY 1"
+    ).fetchall()
+    return {d: n for d, n in rows}
+
+
+def test_archive_copies_every_live_row_with_the_partition_date(warehouse, market):
+    chain = market.chain(DAY)
+    replace_live_chain(warehouse, chain)
+    report = archive_chain(warehouse, DAY, archived_at=pd.Timestamp("2026-11-20 22:00", tz="UTC"))
+    archived = history(warehouse)
+    assert report.rows == len(chain) == len(archived)
+    assert list(archived.columns) == OPTIONS_CHAIN_HISTORY_COLUMNS
+    assert set(archived["snapshot_date"].dt.date) == {DAY}
+    assert (archived["archived_at"] == pd.Timestamp("2026-11-20 22:00", tz="UTC")).all()
+    expected = chain.sort_values("contract_symbol", ignore_index=True)
+    pd.testing.assert_series_equal(archived["bid"], expected["bid"], check_names=False)
+    pd.testing.assert_series_equal(archived["delta"], expected["delta"], check_names=False)
+    assert (archived["contract_symbol"] == expected["contract_symbol"]).all()
+    assert (archived["expiration"].dt.date == expected["expiration"]).all()
+
+
+def test_rearchiving_replaces_the_partition_and_never_duplicates(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    archive_chain(warehouse, DAY)
+    first = history(warehouse).drop(columns="archived_at")
+    archive_chain(warehouse, DAY)
+    archive_chain(warehouse, DAY)
+    again = history(warehouse)
+    assert len(again) == len(first)
+    assert not again.duplicated(["snapshot_date", "contract_symbol"]).any()
+    pd.testing.assert_frame_equal(again.drop(columns="archived_at"), first)
+
+
+def test_archiving_one_day_leaves_other_days_alone(warehouse, market):
+    archive_chain_frame(warehouse, market.chain(DAY), DAY)
+    archive_chain_frame(warehouse, market.chain(NEXT_DAY), NEXT_DAY)
+    before = counts_by_day(warehouse)
+    archive_chain_frame(warehouse, market.chain(DAY), DAY)
+    assert counts_by_day(warehouse) == before
+    assert set(before) == {DAY, NEXT_DAY}
+
+
+def test_a_live_table_from_another_trading_date_is_refused_and_nothing_is_written(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    archive_chain(warehouse, DAY)
+    before = history(warehouse)
+    with pytest.raises(ArchiveRefused, match=r"holds quotes from trading date 2026-11-20 .*not 2026-11-23.*nothing was written"):
+        archive_chain(warehouse, NEXT_DAY)
+    pd.testing.assert_frame_equal(history(warehouse), before)
+
+
+def test_quote_time_after_midnight_utc_still_belongs_to_its_new_york_date(warehouse, market):
+    """A 16:00 ET close in winter is 21:00 UTC; 23:30 ET is already the next UTC day."""
+    chain = market.chain(DAY)
+    chain["quote_time"] = pd.Timestamp("2026-11-20 23:30", tz="America/New_York").tz_convert("UTC")
+    replace_live_chain(warehouse, chain)
+    assert archive_chain(warehouse, DAY).rows == len(chain)
+
+
+def test_a_live_table_mixing_two_dates_is_refused(warehouse, market):
+    chain = market.chain(DAY)
+    chain.loc[: len(chain) // 2, "quote_time"] = pd.Timestamp("2026-11-19 21:00", tz="UTC")
+    replace_live_chain(warehouse, chain)
+    with pytest.raises(ArchiveRefused, match=r"2026-11-19\.\.2026-11-20"):
+        archive_chain(warehouse, DAY)
+    assert len(history(warehouse)) == 0
+
+
+def test_an_empty_live_table_is_refused_and_keeps_the_archived_day(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    archive_chain(warehouse, DAY)
+    before = history(warehouse)
+    warehouse.execute("truncate_options_chain")
+    with pytest.raises(ArchiveRefused, match="is empty"):
+        archive_chain(warehouse, DAY)
+    pd.testing.assert_frame_equal(history(warehouse), before)
+
+
+def test_rows_without_quote_time_are_refused(warehouse, market):
+    chain = market.chain(DAY)
+    chain["quote_time"] = chain["quote_time"].astype(object)
+    chain.loc[0, "quote_time"] = None
+    replace_live_chain(warehouse, chain)
+    with pytest.raises(ArchiveRefused, match="1 rows without quote_time"):
+        archive_chain(warehouse, DAY)
+
+
+def test_a_partition_date_that_is_not_a_trading_day_is_refused(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    with pytest.raises(ValueError, match="not an NYSE trading day"):
+        archive_chain(warehouse, dt.date(2026, 11, 21))
+
+
+def test_a_new_live_column_is_reported_and_archiving_still_works(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    warehouse.connection.execute("ALTER TABLE rl_test.options_chain ADD COLUMN exchange_code VARCHAR DEFAULT 'OPRA'")
+    report = archive_chain(warehouse, DAY)
+    assert report.extra_columns == ["exchange_code"]
+    assert report.rows == len(market.chain(DAY)) == len(history(warehouse))
+    assert "exchange_code" not in history(warehouse).columns
+
+
+def test_a_live_table_missing_a_contract_column_is_refused(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    warehouse.connection.execute("ALTER TABLE rl_test.options_chain DROP COLUMN implied_volatility")
+    with pytest.raises(ArchiveRefused, match=r"lacks contract columns \['implied_volatility'\]"):
+        archive_chain(warehouse, DAY)
+    assert len(history(warehouse)) == 0
+
+
+def test_a_failure_between_delete_and_insert_leaves_the_previous_partition_intact(warehouse, market):
+    """The INSERT fails after the DELETE ran (a NULL in a NOT NULL column of the history);
+    the transaction must roll the DELETE back."""
+    replace_live_chain(warehouse, market.chain(DAY))
+    archive_chain(warehouse, DAY)
+    before = history(warehouse)
+    # The existing pipeline's live table has no NOT NULL constraint on this column.
+    warehouse.connection.execute("ALTER TABLE rl_test.options_chain ALTER COLUMN strike DROP NOT NULL")
+    warehouse.connection.execute("UPDATE rl_test.options_chain SET strike = NULL WHERE contract_symbol = (SELECT MAX(contract_symbol) FROM rl_test.options_chain)")
+    with pytest.raises(duckdb.ConstraintException, match="strike"):
+        archive_chain(warehouse, DAY)
+    pd.testing.assert_frame_equal(history(warehouse), before)
+
+
+def test_replacing_the_live_table_is_atomic(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    broken = market.chain(NEXT_DAY)
+    broken.loc[3, "contract_symbol"] = None  # NOT NULL in the live table
+    with pytest.raises(duckdb.ConstraintException):
+        replace_live_chain(warehouse, broken)
+    live = warehouse.connection.execute("SELECT COUNT(*), MAX(quote_time) FROM rl_test.options_chain").fetchone()
+    assert live[0] == len(market.chain(DAY))
+
+
+def test_write_prices_replaces_a_range_without_duplicates(warehouse, market):
+    start, end = dt.date(2026, 11, 2), DAY
+    write_prices(warehouse, market.prices(start, end), start, end)
+    write_prices(warehouse, market.prices(DAY, DAY), DAY, DAY)
+    rows = warehouse.connection.execute("SELECT ticker, date, close FROM rl_test.price_data ORDER BY ticker, date").df()
+    assert len(rows) == 15 * len(market.tickers)
+    assert not rows.duplicated(["ticker", "date"]).any()
+    expected = market.prices(start, end)
+    assert (rows["close"].to_numpy() == expected["close"].to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    "corrupt,message",
+    [
+        (lambda p: p.drop(columns="close"), r"lack columns \['close'\]"),
+        (lambda p: pd.concat([p, p.iloc[:1]]), "duplicate \\(ticker, date\\)"),
+        (lambda p: p.assign(ticker=[None] + list(p["ticker"][1:])), "empty ticker or date"),
+        (lambda p: p.assign(date=dt.date(2026, 10, 1)), "outside 2026-11-16..2026-11-20"),
+    ],
+)
+def test_bad_price_rows_are_refused_and_nothing_is_written(warehouse, market, corrupt, message):
+    start = dt.date(2026, 11, 16)
+    write_prices(warehouse, market.prices(start, DAY), start, DAY)
+    before = warehouse.connection.execute("SELECT COUNT(*) FROM rl_test.price_data").fetchone()[0]
+    with pytest.raises(ValueError, match=message):
+        write_prices(warehouse, corrupt(market.prices(start, DAY)), start, DAY)
+    assert warehouse.connection.execute("SELECT COUNT(*) FROM rl_test.price_data").fetchone()[0] == before

@@ -1,0 +1,187 @@
+"""The archiver's assets run through Dagster on a real DuckDB file."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from rl_assets.archive import replace_live_chain
+from rl_assets.assets.market import options_chain, options_chain_history, price_data
+from rl_assets.resources import SyntheticMarketProvider
+from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_tests.conftest import DAY, NEXT_DAY
+
+REPO = Path(__file__).resolve().parents[1]
+RANGE_START = dt.date(2026, 11, 16)
+
+
+def range_tags(start: dt.date, end: dt.date) -> dict:
+    return {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+def table(duckdb_path: str, query: str) -> pd.DataFrame:
+    with open_duckdb(duckdb_path, "rl_test") as wh:
+        return wh.connection.execute(query).df()
+
+
+def history_counts(duckdb_path: str) -> dict:
+    frame = table(duckdb_path, "SELECT snapshot_date, COUNT(*) AS n FROM rl_test.options_chain_history GROUP BY 1")
+    return {pd.Timestamp(d).date(): n for d, n in zip(frame["snapshot_date"], frame["n"])}
+
+
+def test_definitions_load():
+    from rl_assets.definitions import defs
+
+    defs.validate_loadable(defs)
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"options_chain", "options_chain_history", "price_data"} <= keys
+
+
+def test_the_code_location_loads_like_make_ui_does(tmp_path):
+    """`dagster definitions validate` loads workspace.yaml the way `dagster dev` does."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    dagster_cli = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster_cli), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rl_assets" in done.stdout + done.stderr
+
+
+def test_daily_run_archives_the_live_chain_in_warehouse(resources, duckdb_path, market):
+    result = dg.materialize([options_chain, price_data, options_chain_history], resources=resources, partition_key=str(DAY))
+    assert result.success
+    assert history_counts(duckdb_path) == {DAY: len(market.chain(DAY))}
+    meta = result.asset_materializations_for_node("options_chain_history")[0].metadata
+    assert meta["source"].value == "live" and meta["dagster/row_count"].value == len(market.chain(DAY))
+    assert all(e.passed for e in checks(result).values()), {k: e.description for k, e in checks(result).items() if not e.passed}
+    assert len(checks(result)) == 11
+
+
+def test_rerunning_a_partition_never_duplicates(resources, duckdb_path):
+    for _ in range(2):
+        assert dg.materialize([options_chain, price_data, options_chain_history], resources=resources, partition_key=str(DAY)).success
+    counts = table(duckdb_path, "SELECT COUNT(*) AS n, COUNT(DISTINCT contract_symbol) AS k FROM rl_test.options_chain_history")
+    assert counts["n"][0] == counts["k"][0]
+    prices = table(duckdb_path, "SELECT COUNT(*) AS n FROM rl_test.price_data")
+    assert prices["n"][0] == resources["market"].universe
+
+
+def test_a_backfill_is_one_run_taking_each_day_from_the_provider(resources, duckdb_path, market):
+    result = dg.materialize([price_data, options_chain_history], resources=resources, tags=range_tags(RANGE_START, DAY))
+    assert result.success
+    days = [dt.date(2026, 11, d) for d in (16, 17, 18, 19, 20)]
+    assert history_counts(duckdb_path) == {d: len(market.chain(d)) for d in days}
+    materialized = {m.partition for m in result.asset_materializations_for_node("options_chain_history")}
+    assert materialized == {str(d) for d in days}
+    assert result.asset_materializations_for_node("options_chain_history")[0].metadata["source"].value == "provider"
+    assert all(e.passed for e in checks(result).values())
+
+
+def test_a_one_day_run_refuses_a_live_table_from_another_date(resources, duckdb_path, market):
+    with open_duckdb(duckdb_path, "rl_test") as wh:
+        wh.ensure_tables()
+        replace_live_chain(wh, market.chain(DAY))
+    result = dg.materialize([options_chain_history], resources=resources, partition_key=str(NEXT_DAY), raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data
+    message = failure.error.to_string()
+    assert "Failure" in message  # a dagster Failure with a description, not a stack of internals
+    assert "holds quotes from trading date 2026-11-20" in message and "nothing was written" in message
+    assert history_counts(duckdb_path) == {}
+
+
+def test_config_can_take_a_past_day_from_the_provider(resources, duckdb_path, market):
+    result = dg.materialize(
+        [options_chain_history], resources=resources, partition_key=str(NEXT_DAY),
+        run_config={"ops": {"options_chain_history": {"config": {"source": "provider"}}}},
+    )
+    assert result.success and history_counts(duckdb_path) == {NEXT_DAY: len(market.chain(NEXT_DAY))}
+
+
+def test_options_chain_loads_the_configured_session(resources, duckdb_path, market):
+    result = dg.materialize(
+        [options_chain], resources=resources, run_config={"ops": {"options_chain": {"config": {"trading_date": "2026-11-19"}}}}
+    )
+    assert result.success
+    live = table(duckdb_path, "SELECT COUNT(*) AS n, MAX(quote_time) AS q FROM rl_test.options_chain")
+    assert live["n"][0] == len(market.chain(dt.date(2026, 11, 19)))
+    with pytest.raises(Exception, match="not an NYSE trading day"):
+        dg.materialize([options_chain], resources=resources, run_config={"ops": {"options_chain": {"config": {"trading_date": "2026-11-22"}}}})
+
+
+def corrupt(chain: pd.DataFrame, market) -> pd.DataFrame:
+    chain = chain.copy()
+    chain.loc[0, "bid"] = chain.loc[0, "ask"] + 1.0  # crossed
+    chain.loc[1, "last"] = -0.5  # negative price
+    chain.loc[2, "implied_volatility"] = 9.0  # out of range
+    calls = chain.index[chain["option_type"] == "call"]
+    chain.loc[calls[5], "delta"] = -0.3  # a call with a negative delta
+    chain = pd.concat([chain, chain.iloc[[10]]], ignore_index=True)  # duplicate key
+    return chain[chain["underlying"] != market.tickers[-1]]  # a whole underlying missing
+
+
+def test_asset_checks_fail_on_corrupted_rows(resources, duckdb_path, market):
+    with open_duckdb(duckdb_path, "rl_test") as wh:
+        wh.ensure_tables()
+        replace_live_chain(wh, corrupt(market.chain(DAY), market))
+    result = dg.materialize([options_chain_history], resources=resources, partition_key=str(DAY))
+    assert result.success  # the checks report; they do not block the archive
+    outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
+    for name in ["unique_key", "bid_not_above_ask", "no_negative_prices", "iv_in_range", "delta_sign_and_range", "every_underlying_present"]:
+        assert not outcome[name].passed, name
+        assert outcome[name].severity == dg.AssetCheckSeverity.ERROR
+    missing = outcome["every_underlying_present"].metadata["missing_by_day"].value
+    assert missing == {str(DAY): [market.tickers[-1]]}
+    assert outcome["unique_key"].metadata["offending_rows"].value == 1
+
+
+def test_a_large_drop_in_rows_warns(resources, duckdb_path, market):
+    assert dg.materialize([options_chain_history], resources=resources, partition_key=str(DAY),
+                          run_config={"ops": {"options_chain_history": {"config": {"source": "provider"}}}}).success
+    with open_duckdb(duckdb_path, "rl_test") as wh:
+        chain = market.chain(NEXT_DAY)
+        replace_live_chain(wh, chain.iloc[: len(chain) // 2])
+    result = dg.materialize([options_chain_history], resources=resources, partition_key=str(NEXT_DAY))
+    outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
+    drop = outcome["row_count_vs_previous_partition"]
+    assert not drop.passed and drop.severity == dg.AssetCheckSeverity.WARN
+    assert drop.metadata["drops"].value[str(NEXT_DAY)]["previous_rows"] == len(market.chain(DAY))
+    assert outcome["unique_key"].passed and outcome["bid_not_above_ask"].passed
+
+
+class CorruptPrices(SyntheticMarketProvider):
+    """The synthetic feed with one bad bar and one ticker missing, as a real feed might send."""
+
+    def prices(self, start, end):
+        prices = super().prices(start, end)
+        prices.loc[0, "low"] = prices.loc[0, "high"] * 1.1
+        prices.loc[1, "close"] = -1.0
+        return prices[prices["ticker"] != self.tickers()[-1]]
+
+
+def test_price_checks_fail_on_corrupted_bars(resources):
+    bad = {**resources, "market": CorruptPrices(seed=11, universe=4)}
+    result = dg.materialize([price_data], resources=bad, partition_key=str(DAY))
+    outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
+    assert not outcome["consistent_bars"].passed
+    assert not outcome["no_negative_prices"].passed
+    assert not outcome["every_ticker_present"].passed
+    assert outcome["unique_key"].passed
+
+
+def test_the_provider_says_plainly_when_it_cannot_serve_a_date(resources):
+    early = {**resources, "market": SyntheticMarketProvider(seed=11, universe=4)}
+    with pytest.raises(Exception, match="starts on 2018-01-02"):
+        early["market"].chain(dt.date(2017, 12, 29))
