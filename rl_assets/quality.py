@@ -52,8 +52,8 @@ def _coverage_rule(name: str, members: pd.DataFrame, date_column: str, member_co
                    expected: Iterable[str], days: Sequence[dt.date], what: str) -> CheckOutcome:
     expected = set(expected)
     present: dict[dt.date, set[str]] = {d: set() for d in days}
-    for day, member in zip(members[date_column], members[member_column]):
-        present.setdefault(pd.Timestamp(day).date(), set()).add(member)
+    for day, member in zip(pd.to_datetime(members[date_column]).dt.date, members[member_column]):
+        present.setdefault(day, set()).add(member)
     missing = {str(d): sorted(expected - present.get(d, set())) for d in days}
     missing = {d: names for d, names in missing.items() if names}
     return CheckOutcome(

@@ -12,7 +12,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from rl_assets.market.synthetic import SyntheticMarket
+from rl_assets.market.synthetic import SyntheticMarket, default_tickers
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
 from rl_assets.warehouse.sql import validate_identifier
 
@@ -70,7 +70,7 @@ class SyntheticMarketProvider(MarketDataProvider):
         return self._market
 
     def tickers(self) -> list[str]:
-        return self.market().tickers
+        return default_tickers(self.universe)  # without simulating the market
 
     def chain(self, day: dt.date) -> pd.DataFrame:
         return self.market().chain(day)

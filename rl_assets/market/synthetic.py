@@ -11,7 +11,7 @@ The model, briefly:
 - a signal knob: at 0 every price is a martingale (the log-return is compensated so that
   E[S(t+1) / S(t) | past] = 1); at s > 0 a short-term reversal of strength s is planted: the next
   days drift against the last 5 days' move, which the underlying's own technicals can observe;
-- listed options on a fixed per-ticker strike grid: weekly expirations for five weeks and monthly
+- listed options on a fixed strike grid (spacing set per expiry when it is listed): weekly expirations for four weeks and monthly
   (third-Friday) ones for four months; once listed, a contract stays listed until it expires, and
   strikes are added as the stock moves (as exchanges do);
 - an implied-volatility surface with term structure (short tenors follow today's volatility
@@ -38,7 +38,7 @@ from rl_assets.schema import OPTIONS_CHAIN_COLUMNS, PRICE_DATA_COLUMNS
 EPOCH = dt.date(2018, 1, 2)  # the first simulated session; paths start here
 RISK_FREE_RATE = 0.04
 SESSIONS_PER_YEAR = 252
-WEEKLY_HORIZON_DAYS = 35
+WEEKLY_HORIZON_DAYS = 28
 MONTHLY_HORIZON_DAYS = 120
 WEEKLY_LISTING_DAYS = 35  # a weekly is listed this many calendar days before it expires
 MONTHLY_LISTING_DAYS = 150
@@ -98,7 +98,6 @@ class TickerParams:
     base_vol: np.ndarray  # annualised total volatility in the calm regime
     beta: np.ndarray
     div_yield: np.ndarray
-    strike_step: np.ndarray
     jump_prob: np.ndarray
     base_share_volume: np.ndarray
     option_liquidity: np.ndarray
@@ -115,9 +114,9 @@ class _Paths:
 
 
 def _nice_step(price: np.ndarray) -> np.ndarray:
-    """A listed-strike spacing near 2.5% of the price, from the usual exchange increments."""
-    steps = np.array([0.5, 1.0, 2.5, 5.0, 10.0, 25.0])
-    target = 0.025 * price
+    """A listed-strike spacing near 3% of the price, from the usual exchange increments."""
+    steps = np.array([0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0])
+    target = 0.03 * price
     return steps[np.abs(np.log(steps)[None, :] - np.log(target)[:, None]).argmin(axis=1)]
 
 
@@ -127,6 +126,8 @@ class SyntheticMarket:
     def __init__(self, seed: int = 7, signal: float = 0.0, tickers: Sequence[str] | int = 20):
         if not np.isfinite(signal) or signal < 0:
             raise ValueError(f"signal strength must be a finite number >= 0; got {signal}")
+        if isinstance(tickers, str):  # list("SPY") would quietly be the universe S, P, Y
+            raise ValueError(f"tickers must be a list of symbols or a count, not one string: {tickers!r}")
         tickers = default_tickers(tickers) if isinstance(tickers, int) else list(tickers)
         if not tickers:
             raise ValueError("the universe is empty: give at least one ticker")
@@ -153,7 +154,6 @@ class SyntheticMarket:
             base_vol=0.18 + 0.47 * u[1],
             beta=0.4 + 1.0 * u[2],
             div_yield=np.where(u[3] < 0.4, 0.0, 0.005 + 0.025 * u[4]),
-            strike_step=_nice_step(s0),
             jump_prob=0.002 + 0.008 * u[5],
             base_share_volume=np.exp(np.log(2e5) + u[6] * np.log(200.0)),
             option_liquidity=np.exp(np.log(20.0) + u[7] * np.log(50.0)),
@@ -268,12 +268,13 @@ class SyntheticMarket:
         frame["date"] = frame["date"].dt.date
         return frame.sort_values(["ticker", "date"], ignore_index=True)
 
-    def expirations(self, day: dt.date) -> list[tuple[dt.date, dt.date]]:
+    def expirations(self, day: dt.date | str) -> list[tuple[dt.date, dt.date]]:
         """(expiration, listing date) of every expiry listed on `day`, nearest first.
 
         Weeklies expire on Fridays and monthlies on third Fridays; when that Friday is an
         exchange holiday the expiry moves to the trading day before, as listed options do.
         """
+        day = self._check_day(calendar.as_date(day))
         calendar_end = calendar.nyse().last_session.date()
         found: dict[dt.date, dt.date] = {}
         friday = day + dt.timedelta(days=(4 - day.weekday()) % 7)
@@ -299,33 +300,36 @@ class SyntheticMarket:
         regime_vol = paths.annual_vol[t]
         n_tickers = len(self.tickers)
 
-        # Listed strikes: every grid point within STRIKES_BEYOND_RANGE steps of the closes seen
-        # since the expiry was listed. The range only grows, so a contract, once listed, stays.
+        # Listed strikes: an expiry's strike spacing is set from the close on its listing day, and
+        # every grid point within STRIKES_BEYOND_RANGE steps of the closes seen since listing is
+        # listed. Spacing and range are fixed by the past, so a contract, once listed, stays.
         pieces = []
         for expiry, listing in self.expirations(day):
             first = paths.sessions.index(calendar.nyse().date_to_session(pd.Timestamp(listing), direction="next").date())
             window = paths.close[first : t + 1]
-            lo = np.maximum(np.floor(window.min(axis=0) / p.strike_step) - STRIKES_BEYOND_RANGE, 1).astype(np.int64)
-            hi = (np.ceil(window.max(axis=0) / p.strike_step) + STRIKES_BEYOND_RANGE).astype(np.int64)
+            step = _nice_step(window[0])
+            lo = np.maximum(np.floor(window.min(axis=0) / step) - STRIKES_BEYOND_RANGE, 1).astype(np.int64)
+            hi = (np.ceil(window.max(axis=0) / step) + STRIKES_BEYOND_RANGE).astype(np.int64)
             counts = hi - lo + 1
             ticker_idx = np.repeat(np.arange(n_tickers), counts)
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            pieces.append((expiry, ticker_idx, lo[ticker_idx] + offsets))
-        expiry_days = np.concatenate([np.full(len(ti), (e - day).days) for e, ti, _ in pieces])
-        expiry_dates = np.concatenate([np.full(len(ti), e.toordinal()) for e, ti, _ in pieces])
-        ticker_idx = np.concatenate([ti for _, ti, _ in pieces])
-        strike_idx = np.concatenate([si for _, _, si in pieces])
+            pieces.append((expiry, ticker_idx, lo[ticker_idx] + offsets, step[ticker_idx]))
+        expiry_days = np.concatenate([np.full(len(ti), (e - day).days) for e, ti, _, _ in pieces])
+        expiry_dates = np.concatenate([np.full(len(ti), e.toordinal()) for e, ti, _, _ in pieces])
+        ticker_idx = np.concatenate([ti for _, ti, _, _ in pieces])
+        strike_idx = np.concatenate([si for _, _, si, _ in pieces])
+        strike_step = np.concatenate([st for _, _, _, st in pieces])
         # Calls and puts side by side.
-        ticker_idx, strike_idx = np.tile(ticker_idx, 2), np.tile(strike_idx, 2)
+        ticker_idx, strike_idx, strike_step = np.tile(ticker_idx, 2), np.tile(strike_idx, 2), np.tile(strike_step, 2)
         expiry_days, expiry_dates = np.tile(expiry_days, 2), np.tile(expiry_dates, 2)
         is_call = np.repeat([True, False], len(ticker_idx) // 2)
         # Order rows once, before anything is computed: underlying, expiration, calls first, strike.
         name_rank = np.argsort(np.argsort(np.array(self.tickers)))
         order = np.lexsort((strike_idx, ~is_call, expiry_dates, name_rank[ticker_idx]))
-        ticker_idx, strike_idx, is_call = ticker_idx[order], strike_idx[order], is_call[order]
+        ticker_idx, strike_idx, strike_step, is_call = ticker_idx[order], strike_idx[order], strike_step[order], is_call[order]
         expiry_days, expiry_dates = expiry_days[order], expiry_dates[order]
 
-        strike = strike_idx * p.strike_step[ticker_idx]
+        strike = np.round(strike_idx * strike_step, 3)
         s = spot[ticker_idx]
         tau = expiry_days / 365.0
         q = p.div_yield[ticker_idx]

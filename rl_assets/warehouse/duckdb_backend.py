@@ -93,10 +93,6 @@ class DuckDBBackend:
     def drop_table(self, table: str) -> None:
         self.connection.execute(f"DROP TABLE IF EXISTS {self._qualified(table)}")
 
-    def read_table(self, table: str) -> pd.DataFrame:
-        """A whole table (small tables and tests only; heavy work stays in SQL)."""
-        return self.connection.execute(f"SELECT * FROM {self._qualified(table)}").df()
-
 
 @contextmanager
 def open_duckdb(path: str, dataset: str) -> Iterator[DuckDBBackend]:

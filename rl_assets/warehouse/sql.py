@@ -69,14 +69,22 @@ def render(
 
     `tables` renames tables before qualifying (e.g. read a staging copy instead of the live one).
     """
+    return _render(name, dialect, dataset, project, tuple(sorted((tables or {}).items())))
+
+
+@lru_cache(maxsize=1024)  # statements are rendered again and again, once per partition
+def _render(name: str, dialect: str, dataset: str, project: str | None, tables: tuple[tuple[str, str], ...]) -> str:
     validate_identifier("dataset", dataset)
     if project is not None:
         validate_identifier("project", project)
-    tables = tables or {}
+    tables = dict(tables)
     for target in tables.values():
         validate_identifier("table", target)
     tree = parse_statement(name).copy()
+    common_table_expressions = {cte.alias for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
+        if table.name in common_table_expressions and not table.db:
+            continue
         table.set("this", exp.to_identifier(tables.get(table.name, table.name)))
         table.set("db", exp.to_identifier(dataset))
         if project is not None:

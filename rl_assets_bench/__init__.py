@@ -1,0 +1,92 @@
+"""Benchmarks for DESIGN.md's Performance targets (`python -m rl_assets_bench`, `make bench`).
+
+Each benchmark is a function `run(scale: str) -> dict`, registered by name in BENCHMARKS as
+"module:function" so the runner imports only what it runs. The dict it returns holds:
+
+- "summary": the line(s) to print, each number labelled with what it measures;
+- "metrics": rows for the markdown table: {"metric", "value", "target", "met"} ("target" and
+  "met" may be None for context numbers);
+- "details": anything else worth keeping in bench_results/results.json.
+
+Timed work runs in fresh child processes (`run_child`), so that each measurement starts cold in
+the same way and its peak RSS (getrusage's ru_maxrss, cross-checked with /proc's VmHWM) is that
+child's own. This parent process stays small (no pandas, DuckDB or Dagster imported here): Linux
+carries a parent's resident memory at fork time into the child's ru_maxrss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+SCALES = ("small", "full")
+
+BENCHMARKS: dict[str, str] = {
+    "archive": "rl_assets_bench.archive:run",
+}
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ChildFailed(RuntimeError):
+    """A benchmark child process exited with an error; the message carries its log's tail."""
+
+
+def run_child(target: str, kwargs: dict, *, log_dir: Path, label: str, timeout: float = 1800) -> dict:
+    """Run `target` ("module:function") with keyword arguments `kwargs` in a fresh interpreter.
+
+    Returns the function's dict plus "peak_rss_mb" (ru_maxrss of the child) and "vm_hwm_mb"
+    (the kernel's high-water mark of the child's own address space) and "child_wall_s" (the
+    whole child, interpreter start and imports included). The child's stdout/stderr go to
+    log_dir/<label>.log.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rl-assets-bench-child-") as scratch:
+        args_path, result_path = Path(scratch) / "args.json", Path(scratch) / "result.json"
+        args_path.write_text(json.dumps(kwargs))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+        log_path = log_dir / f"{label}.log"
+        started = time.perf_counter()
+        with open(log_path, "w") as log:
+            completed = subprocess.run(
+                [sys.executable, "-m", "rl_assets_bench._child", target, str(args_path), str(result_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO_ROOT,
+                timeout=timeout,
+            )
+        wall = time.perf_counter() - started
+        if completed.returncode != 0 or not result_path.exists():
+            tail = log_path.read_text()[-4000:]
+            raise ChildFailed(f"{label} ({target}) exited with {completed.returncode}; log {log_path}:\n{tail}")
+        result = json.loads(result_path.read_text())
+    result["child_wall_s"] = round(wall, 3)
+    return result
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def markdown_table(results: dict[str, dict]) -> str:
+    """One row per metric of every benchmark run."""
+    lines = ["| benchmark | metric | value | target | met |", "|---|---|---|---|---|"]
+    for name, result in results.items():
+        for row in result.get("metrics", []):
+            met = row.get("met")
+            met_text = "" if met is None else ("yes" if met else "**no**")
+            lines.append(f"| {name} | {row['metric']} | {row['value']} | {row.get('target') or ''} | {met_text} |")
+    return "\n".join(lines)
