@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
 from rl_assets.resources import MarketDataProvider, SyntheticMarketProvider, Warehouse
 from rl_assets.settings import Settings
@@ -29,6 +30,7 @@ archive_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[options_chain, price_data, options_chain_history],
+    asset_checks=[price_data_checks, options_chain_history_checks],
     jobs=[archive_job],
     resources=build_resources(Settings.from_env()),
 )

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from rl_assets import calendar
+from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
 from rl_assets.definitions import defs
 from rl_assets.settings import Settings
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     # 1. The history: one single-run backfill over the past days, each day's chain from the provider.
     backfill = dg.materialize(
-        [price_data, options_chain_history],
+        [price_data, options_chain_history, price_data_checks, options_chain_history_checks],
         instance=instance,
         resources=resources,
         run_config=quiet,
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     # 2. The daily sidecar run for the newest session: load the live table, archive it in-warehouse.
     daily_started = time.perf_counter()
     daily = dg.materialize(
-        [options_chain, price_data, options_chain_history],
+        [options_chain, price_data, options_chain_history, price_data_checks, options_chain_history_checks],
         instance=instance,
         resources=resources,
         run_config=quiet,

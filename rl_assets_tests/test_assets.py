@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rl_assets.archive import replace_live_chain
+from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
 from rl_assets.resources import SyntheticMarketProvider
 from rl_assets.warehouse.duckdb_backend import open_duckdb
@@ -18,6 +19,8 @@ from rl_assets_tests.conftest import DAY, NEXT_DAY
 
 REPO = Path(__file__).resolve().parents[1]
 RANGE_START = dt.date(2026, 11, 16)
+HISTORY = [options_chain_history, options_chain_history_checks]
+PRICES = [price_data, price_data_checks]
 
 
 def range_tags(start: dt.date, end: dt.date) -> dict:
@@ -60,7 +63,7 @@ def test_the_code_location_loads_like_make_ui_does(tmp_path):
 
 
 def test_daily_run_archives_the_live_chain_in_warehouse(resources, duckdb_path, market):
-    result = dg.materialize([options_chain, price_data, options_chain_history], resources=resources, partition_key=str(DAY))
+    result = dg.materialize([options_chain, *PRICES, *HISTORY], resources=resources, partition_key=str(DAY))
     assert result.success
     assert history_counts(duckdb_path) == {DAY: len(market.chain(DAY))}
     meta = result.asset_materializations_for_node("options_chain_history")[0].metadata
@@ -71,7 +74,7 @@ def test_daily_run_archives_the_live_chain_in_warehouse(resources, duckdb_path, 
 
 def test_rerunning_a_partition_never_duplicates(resources, duckdb_path):
     for _ in range(2):
-        assert dg.materialize([options_chain, price_data, options_chain_history], resources=resources, partition_key=str(DAY)).success
+        assert dg.materialize([options_chain, *PRICES, *HISTORY], resources=resources, partition_key=str(DAY)).success
     counts = table(duckdb_path, "SELECT COUNT(*) AS n, COUNT(DISTINCT contract_symbol) AS k FROM rl_test.options_chain_history")
     assert counts["n"][0] == counts["k"][0]
     prices = table(duckdb_path, "SELECT COUNT(*) AS n FROM rl_test.price_data")
@@ -79,7 +82,7 @@ def test_rerunning_a_partition_never_duplicates(resources, duckdb_path):
 
 
 def test_a_backfill_is_one_run_taking_each_day_from_the_provider(resources, duckdb_path, market):
-    result = dg.materialize([price_data, options_chain_history], resources=resources, tags=range_tags(RANGE_START, DAY))
+    result = dg.materialize([*PRICES, *HISTORY], resources=resources, tags=range_tags(RANGE_START, DAY))
     assert result.success
     days = [dt.date(2026, 11, d) for d in (16, 17, 18, 19, 20)]
     assert history_counts(duckdb_path) == {d: len(market.chain(d)) for d in days}
@@ -93,7 +96,7 @@ def test_a_one_day_run_refuses_a_live_table_from_another_date(resources, duckdb_
     with open_duckdb(duckdb_path, "rl_test") as wh:
         wh.ensure_tables()
         replace_live_chain(wh, market.chain(DAY))
-    result = dg.materialize([options_chain_history], resources=resources, partition_key=str(NEXT_DAY), raise_on_error=False)
+    result = dg.materialize(HISTORY, resources=resources, partition_key=str(NEXT_DAY), raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data
     message = failure.error.to_string()
@@ -136,7 +139,7 @@ def test_asset_checks_fail_on_corrupted_rows(resources, duckdb_path, market):
     with open_duckdb(duckdb_path, "rl_test") as wh:
         wh.ensure_tables()
         replace_live_chain(wh, corrupt(market.chain(DAY), market))
-    result = dg.materialize([options_chain_history], resources=resources, partition_key=str(DAY))
+    result = dg.materialize(HISTORY, resources=resources, partition_key=str(DAY))
     assert result.success  # the checks report; they do not block the archive
     outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
     for name in ["unique_key", "bid_not_above_ask", "no_negative_prices", "iv_in_range", "delta_sign_and_range", "every_underlying_present"]:
@@ -148,12 +151,12 @@ def test_asset_checks_fail_on_corrupted_rows(resources, duckdb_path, market):
 
 
 def test_a_large_drop_in_rows_warns(resources, duckdb_path, market):
-    assert dg.materialize([options_chain_history], resources=resources, partition_key=str(DAY),
+    assert dg.materialize(HISTORY, resources=resources, partition_key=str(DAY),
                           run_config={"ops": {"options_chain_history": {"config": {"source": "provider"}}}}).success
     with open_duckdb(duckdb_path, "rl_test") as wh:
         chain = market.chain(NEXT_DAY)
         replace_live_chain(wh, chain.iloc[: len(chain) // 2])
-    result = dg.materialize([options_chain_history], resources=resources, partition_key=str(NEXT_DAY))
+    result = dg.materialize(HISTORY, resources=resources, partition_key=str(NEXT_DAY))
     outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
     drop = outcome["row_count_vs_previous_partition"]
     assert not drop.passed and drop.severity == dg.AssetCheckSeverity.WARN
@@ -173,7 +176,7 @@ class CorruptPrices(SyntheticMarketProvider):
 
 def test_price_checks_fail_on_corrupted_bars(resources):
     bad = {**resources, "market": CorruptPrices(seed=11, universe=4)}
-    result = dg.materialize([price_data], resources=bad, partition_key=str(DAY))
+    result = dg.materialize(PRICES, resources=bad, partition_key=str(DAY))
     outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
     assert not outcome["consistent_bars"].passed
     assert not outcome["no_negative_prices"].passed

@@ -1,0 +1,86 @@
+"""Asset checks on the archived tables, one check step per asset, per trading day in the run.
+
+The rules live in rl_assets.quality; the counts come from in-warehouse queries over the run's
+days. Checks run after their asset in the same run (and can be re-run from the UI).
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from rl_assets import calendar, quality
+from rl_assets.assets.market import options_chain_history, price_data
+from rl_assets.partitions import trading_days
+from rl_assets.resources import MarketDataProvider, Warehouse
+
+HISTORY_CHECKS = {
+    "unique_key": "One row per (snapshot_date, contract_symbol).",
+    "bid_not_above_ask": "No crossed quotes: bid <= ask.",
+    "no_negative_prices": "No negative bid/ask/mid/last; positive strike and underlying price.",
+    "iv_in_range": "Implied volatility present and in (0, 5].",
+    "delta_sign_and_range": "Calls: delta in [0, 1]; puts: delta in [-1, 0].",
+    "every_underlying_present": "Every underlying of the market's universe has contracts each day.",
+    "row_count_vs_previous_partition": "Warns when a day has 30% fewer rows than the day before.",
+}
+PRICE_CHECKS = {
+    "unique_key": "One row per (ticker, date).",
+    "no_negative_prices": "Positive open/high/low/close, non-negative volume.",
+    "consistent_bars": "high >= max(open, close) and low <= min(open, close).",
+    "every_ticker_present": "Every ticker of the market's universe has a bar each trading day.",
+}
+
+
+def _specs(asset: dg.AssetsDefinition, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(name, asset=asset, description=text, partitions_def=trading_days)
+        for name, text in checks.items()
+    ]
+
+
+def _results(asset: dg.AssetsDefinition, outcomes: list[quality.CheckOutcome]) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset.key,
+            check_name=o.name,
+            passed=o.passed,
+            severity=dg.AssetCheckSeverity.WARN if o.warn_only else dg.AssetCheckSeverity.ERROR,
+            description=o.description,
+            metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in o.metadata.items()},
+        )
+        for o in outcomes
+    ]
+
+
+def _run_days(context: dg.AssetCheckExecutionContext) -> list[dt.date]:
+    key_range = context.partition_key_range
+    return calendar.trading_days(key_range.start, key_range.end)
+
+
+@dg.multi_asset_check(specs=_specs(options_chain_history, HISTORY_CHECKS))
+def options_chain_history_checks(
+    context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse
+):
+    """Data-quality rules for the archived chain, evaluated for every trading day in the run."""
+    days = _run_days(context)
+    window = {"start_date": days[0], "end_date": days[-1]}
+    with warehouse.session() as wh:
+        outcomes = quality.options_chain_history_outcomes(
+            wh.query("options_chain_history_quality", window),
+            wh.query("options_chain_history_underlyings", window),
+            wh.query("options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}),
+            market.tickers(),
+            days,
+        )
+    yield from _results(options_chain_history, outcomes)
+
+
+@dg.multi_asset_check(specs=_specs(price_data, PRICE_CHECKS))
+def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse):
+    """Data-quality rules for daily prices, evaluated for every trading day in the run."""
+    days = _run_days(context)
+    window = {"start_date": days[0], "end_date": days[-1]}
+    with warehouse.session() as wh:
+        outcomes = quality.price_data_outcomes(
+            wh.query("price_data_quality", window), wh.query("price_data_tickers", window), market.tickers(), days
+        )
+    yield from _results(price_data, outcomes)
