@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import dagster as dg
 import pandas as pd
 
-from rl_assets import calendar
-from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
-from rl_assets.assets.market import options_chain, options_chain_history, price_data
-from rl_assets.definitions import defs
-from rl_assets.settings import Settings
+# The demo uses BackfillPolicy and partitioned asset checks on purpose; their beta/preview
+# notices would drown the summary.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+from rl_assets import calendar  # noqa: E402
+from rl_assets.assets.checks import options_chain_history_checks, price_data_checks  # noqa: E402
+from rl_assets.assets.market import options_chain, options_chain_history, price_data  # noqa: E402
+from rl_assets.definitions import defs  # noqa: E402
+from rl_assets.settings import Settings  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

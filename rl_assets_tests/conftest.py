@@ -1,5 +1,4 @@
 import datetime as dt
-import warnings
 
 import dagster as dg
 import pytest
@@ -8,8 +7,6 @@ from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.resources import SyntheticMarketProvider, Warehouse
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 DAY = dt.date(2026, 11, 20)  # a Friday session
 NEXT_DAY = dt.date(2026, 11, 23)
