@@ -186,3 +186,14 @@ def test_bad_price_rows_are_refused_and_nothing_is_written(warehouse, market, co
     with pytest.raises(ValueError, match=message):
         write_prices(warehouse, corrupt(market.prices(start, DAY)), start, DAY)
     assert warehouse.connection.execute("SELECT COUNT(*) FROM rl_test.price_data").fetchone()[0] == before
+
+
+def test_a_database_file_named_like_the_dataset_is_not_ambiguous(tmp_path, market):
+    """DuckDB names the catalog after the file; rl_test.duckdb holds schema rl_test."""
+    from rl_assets.warehouse.duckdb_backend import open_duckdb
+
+    with open_duckdb(str(tmp_path / "rl_test.duckdb"), "rl_test") as wh:
+        wh.ensure_tables()
+        replace_live_chain(wh, market.chain(DAY))
+        assert archive_chain(wh, DAY).rows == len(market.chain(DAY))
+        assert wh.columns("options_chain_history")

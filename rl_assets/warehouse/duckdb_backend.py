@@ -29,6 +29,8 @@ class DuckDBBackend:
         # Timestamps are stored in UTC; DATE(ts, 'America/New_York') must not depend on the host.
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.dataset}"')
+        # Qualify with the catalog too: a file named like the dataset would make "x.table" ambiguous.
+        self.catalog = connection.execute("SELECT current_database()").fetchone()[0]
 
     def _run(self, name: str, params: Mapping[str, Any] | None, tables: Mapping[str, str] | None):
         params = dict(params or {})
@@ -37,7 +39,7 @@ class DuckDBBackend:
             raise ValueError(
                 f"statement {name!r} takes parameters {sorted(wanted)}; got {sorted(params)}"
             )
-        text = sql.render(name, self.dialect, self.dataset, tables=dict(tables or {}))
+        text = sql.render(name, self.dialect, self.dataset, project=self.catalog, tables=dict(tables or {}))
         return self.connection.execute(text, params or None)
 
     def query(self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -65,7 +67,8 @@ class DuckDBBackend:
             self.execute(name)
 
     def _qualified(self, table: str) -> str:
-        return f'"{self.dataset}"."{sql.validate_identifier("table", table)}"'
+        catalog = self.catalog.replace('"', '""')
+        return f'"{catalog}"."{self.dataset}"."{sql.validate_identifier("table", table)}"'
 
     def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool) -> int:
         """Write a DataFrame to a table: replace_table=True (re)creates it with the frame's
@@ -85,8 +88,8 @@ class DuckDBBackend:
         """Column name -> type of a table; empty if the table does not exist."""
         rows = self.connection.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [self.dataset, sql.validate_identifier("table", table)],
+            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [self.catalog, self.dataset, sql.validate_identifier("table", table)],
         ).fetchall()
         return dict(rows)
 

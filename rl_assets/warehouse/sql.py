@@ -67,7 +67,9 @@ def render(
 ) -> str:
     """sql/<name>.sql for `dialect`, its tables qualified as [project.]dataset.table.
 
-    `tables` renames tables before qualifying (e.g. read a staging copy instead of the live one).
+    `project` is the BigQuery project, or for DuckDB the catalog (the database file's name), so
+    a schema that shares the file's name is never ambiguous. `tables` renames tables before
+    qualifying (e.g. read a staging copy instead of the live one).
     """
     return _render(name, dialect, dataset, project, tuple(sorted((tables or {}).items())))
 
@@ -75,7 +77,7 @@ def render(
 @lru_cache(maxsize=1024)  # statements are rendered again and again, once per partition
 def _render(name: str, dialect: str, dataset: str, project: str | None, tables: tuple[tuple[str, str], ...]) -> str:
     validate_identifier("dataset", dataset)
-    if project is not None:
+    if project is not None and dialect == "bigquery":
         validate_identifier("project", project)
     tables = dict(tables)
     for target in tables.values():
@@ -88,7 +90,7 @@ def _render(name: str, dialect: str, dataset: str, project: str | None, tables: 
         table.set("this", exp.to_identifier(tables.get(table.name, table.name)))
         table.set("db", exp.to_identifier(dataset))
         if project is not None:
-            table.set("catalog", exp.to_identifier(project))
+            table.set("catalog", exp.to_identifier(project, quoted=True if dialect != "bigquery" else None))
     if dialect == "duckdb":
         # DuckDB has no table partitioning or clustering; BigQuery's properties are dropped.
         for prop in list(tree.find_all(exp.PartitionedByProperty, exp.ClusterProperty)):
