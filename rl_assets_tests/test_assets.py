@@ -188,3 +188,32 @@ def test_the_provider_says_plainly_when_it_cannot_serve_a_date(resources):
     early = {**resources, "market": SyntheticMarketProvider(seed=11, universe=4)}
     with pytest.raises(Exception, match="starts on 2018-01-02"):
         early["market"].chain(dt.date(2017, 12, 29))
+
+
+def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
+    """`make demo`'s program on a short stretch, in its own process with its own instance and file."""
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DAGSTER_HOME": str(tmp_path),
+        "RL_ASSETS_DUCKDB_PATH": str(tmp_path / "demo.duckdb"),
+        "RL_ASSETS_UNIVERSE": "3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "rl_assets.demo", "--days", "4"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "backfill" in done.stdout and "3 partitions" in done.stdout
+    assert "asset checks: 22/22 passed" in done.stdout
+    with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
+        days = wh.connection.execute("SELECT COUNT(DISTINCT snapshot_date) FROM rl_assets.options_chain_history").fetchone()[0]
+        keys = wh.connection.execute(
+            "SELECT COUNT(*) = COUNT(DISTINCT (snapshot_date, contract_symbol)) FROM rl_assets.options_chain_history"
+        ).fetchone()[0]
+    assert days == 4 and keys
+    # Dagster recorded the runs in the instance, where the UI reads them.
+    runs = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "run", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert runs.stdout.count("Run: ") == 2, runs.stdout + runs.stderr
