@@ -247,16 +247,7 @@ def asset_direct(db_path: str, tickers: int, day: str, profile: bool = False) ->
     cpu, started = _cpu_s(), time.perf_counter()
     result = options_chain_history(context, config=ArchiveConfig())
     finished, cpu = time.perf_counter(), _cpu_s() - cpu
-    metadata = {key: getattr(value, "value", value) for key, value in (result.metadata or {}).items()}
-    out = {
-        "seconds": round(finished - started, 4),
-        "cpu_s": round(cpu, 4),
-        "load_before": load,
-        "metadata_seconds": metadata.get("seconds"),
-        "rows": int(metadata["dagster/row_count"]),
-        "source": metadata.get("source"),
-        "rss_before_mb": baseline,
-    }
+    out = _timed_run(result.metadata, started, finished, cpu, load, baseline)
     if profile:
         out["breakdown"] = _breakdown(events, started, finished)
     return out
@@ -280,8 +271,17 @@ def asset_materialize(db_path: str, tickers: int, day: str) -> dict:
     )
     finished, cpu = time.perf_counter(), _cpu_s() - cpu
     steps = {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(result.run_id)}
-    materializations = result.asset_materializations_for_node("options_chain_history")
-    metadata = {key: getattr(value, "value", value) for key, value in materializations[0].metadata.items()}
+    materialization = result.asset_materializations_for_node("options_chain_history")[0]
+    return {
+        **_timed_run(materialization.metadata, started, finished, cpu, load, baseline),
+        "checks": {e.check_name: bool(e.passed) for e in result.get_asset_check_evaluations()},
+        "check_step_s": round(steps["options_chain_history_checks"], 4),
+    }
+
+
+def _timed_run(metadata, started: float, finished: float, cpu: float, load, baseline) -> dict:
+    """One timed archive run, with what the asset reported about itself."""
+    metadata = {key: getattr(value, "value", value) for key, value in (metadata or {}).items()}
     return {
         "seconds": round(finished - started, 4),
         "cpu_s": round(cpu, 4),
@@ -289,8 +289,6 @@ def asset_materialize(db_path: str, tickers: int, day: str) -> dict:
         "metadata_seconds": metadata.get("seconds"),
         "rows": int(metadata["dagster/row_count"]),
         "source": metadata.get("source"),
-        "checks": {e.check_name: bool(e.passed) for e in result.get_asset_check_evaluations()},
-        "check_step_s": round(steps["options_chain_history_checks"], 4),
         "rss_before_mb": baseline,
     }
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import QuantLib as ql
+
+from rl_assets_tests import oracles
 from vollib.black_scholes_merton import black_scholes_merton as vollib_price
 from vollib.black_scholes_merton.greeks import analytical as vollib_greeks
 
@@ -51,32 +53,7 @@ def ql_eval_date():
 
 
 def quantlib_bsm(is_call, spot, strike, days, rate, div_yield, vol, today=EVAL_DATE):
-    """QuantLib price/greeks rescaled to our conventions.
-
-    QuantLib quotes theta per year, vega per 1.00 of vol and rho per 1.00 of
-    rate, so divide by 365 / 100 / 100. (Its thetaPerDay() is exactly
-    theta()/365, see BlackCalculator::thetaPerDay.)
-    """
-    dc = ql.Actual365Fixed()  # so tau = days / 365, as in our tests
-    process = ql.BlackScholesMertonProcess(
-        ql.QuoteHandle(ql.SimpleQuote(spot)),
-        ql.YieldTermStructureHandle(ql.FlatForward(today, div_yield, dc)),
-        ql.YieldTermStructureHandle(ql.FlatForward(today, rate, dc)),
-        ql.BlackVolTermStructureHandle(ql.BlackConstantVol(today, ql.NullCalendar(), vol, dc)),
-    )
-    option = ql.EuropeanOption(
-        ql.PlainVanillaPayoff(ql.Option.Call if is_call else ql.Option.Put, strike),
-        ql.EuropeanExercise(today + int(days)),
-    )
-    option.setPricingEngine(ql.AnalyticEuropeanEngine(process))
-    return {
-        "price": option.NPV(),
-        "delta": option.delta(),
-        "gamma": option.gamma(),
-        "theta": option.theta() / 365.0,
-        "vega": option.vega() / 100.0,
-        "rho": option.rho() / 100.0,
-    }
+    return oracles.quantlib_bsm(is_call, spot, strike, days, rate, div_yield, vol, today)
 
 
 def vollib_bsm(is_call, spot, strike, tau, rate, div_yield, vol):

@@ -29,6 +29,7 @@ from pandas.testing import assert_frame_equal
 
 from rl_assets.market import synthetic
 from rl_assets.market.synthetic import SyntheticMarket, default_tickers
+from rl_assets_tests.oracles import quantlib_bsm
 
 XNYS = xc.get_calendar("XNYS")  # the oracle; rl_assets.calendar is not used here
 NEW_YORK = "America/New_York"
@@ -296,31 +297,6 @@ def ql_evaluation_date():
     saved = settings.evaluationDate
     yield settings
     settings.evaluationDate = saved
-
-
-def quantlib_bsm(is_call: bool, spot: float, strike: float, days: int, rate: float, q: float, vol: float, today):
-    """QuantLib's analytic European price and greeks, rescaled to the chain's conventions
-    (theta per calendar day, vega per vol point, rho per rate point)."""
-    dc = ql.Actual365Fixed()  # tau = days / 365
-    process = ql.BlackScholesMertonProcess(
-        ql.QuoteHandle(ql.SimpleQuote(spot)),
-        ql.YieldTermStructureHandle(ql.FlatForward(today, q, dc)),
-        ql.YieldTermStructureHandle(ql.FlatForward(today, rate, dc)),
-        ql.BlackVolTermStructureHandle(ql.BlackConstantVol(today, ql.NullCalendar(), vol, dc)),
-    )
-    option = ql.EuropeanOption(
-        ql.PlainVanillaPayoff(ql.Option.Call if is_call else ql.Option.Put, strike),
-        ql.EuropeanExercise(today + int(days)),
-    )
-    option.setPricingEngine(ql.AnalyticEuropeanEngine(process))
-    return {
-        "price": option.NPV(),
-        "delta": option.delta(),
-        "gamma": option.gamma(),
-        "theta": option.theta() / 365.0,
-        "vega": option.vega() / 100.0,
-        "rho": option.rho() / 100.0,
-    }
 
 
 def black_prices(chain: pd.DataFrame, q: dict[str, float]) -> np.ndarray:
