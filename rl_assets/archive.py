@@ -40,7 +40,9 @@ def source_schema_drift(warehouse, table: str) -> list[str]:
         raise ArchiveRefused(f"table {table!r} does not exist in dataset {warehouse.dataset!r}; nothing to archive")
     missing = [c for c in OPTIONS_CHAIN_COLUMNS if c not in columns]
     if missing:
-        raise ArchiveRefused(f"table {table!r} lacks contract columns {missing}; refusing to archive, nothing was written")
+        raise ArchiveRefused(
+            f"table {table!r} lacks contract columns {missing}; refusing to archive, nothing was written"
+        )
     return [c for c in columns if c not in OPTIONS_CHAIN_COLUMNS]
 
 
@@ -64,7 +66,9 @@ def archive_chain(
         dates = warehouse.query("live_chain_trading_dates", tables=tables).iloc[0]
         rows = int(dates["row_count"])
         if rows == 0:
-            raise ArchiveRefused(f"{source_table} is empty: nothing to archive for {snapshot_date}; the partition was left as it was")
+            raise ArchiveRefused(
+                f"{source_table} is empty: nothing to archive for {snapshot_date}; the partition was left as it was"
+            )
         if int(dates["rows_without_quote_time"]):
             raise ArchiveRefused(
                 f"{source_table} has {int(dates['rows_without_quote_time'])} rows without quote_time; "
@@ -121,7 +125,9 @@ def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Da
         raise ValueError(f"price rows dated outside {start}..{end}: {outside[:5]}")
     duplicated = prices.duplicated(["ticker", "date"])
     if duplicated.any():
-        raise ValueError(f"{int(duplicated.sum())} duplicate (ticker, date) price rows, e.g. {prices[duplicated].iloc[0][['ticker', 'date']].tolist()}")
+        raise ValueError(
+            f"{int(duplicated.sum())} duplicate (ticker, date) price rows, e.g. {prices[duplicated].iloc[0][['ticker', 'date']].tolist()}"
+        )
     return prices
 
 

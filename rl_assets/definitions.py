@@ -10,7 +10,9 @@ from rl_assets.settings import Settings
 
 def build_resources(settings: Settings) -> dict:
     if settings.warehouse != "duckdb":
-        raise ValueError(f"RL_ASSETS_WAREHOUSE={settings.warehouse!r}: the BigQuery backend is not built yet; use duckdb")
+        raise ValueError(
+            f"RL_ASSETS_WAREHOUSE={settings.warehouse!r}: the BigQuery backend is not built yet; use duckdb"
+        )
     if settings.market != "synthetic":
         raise ValueError(f"RL_ASSETS_MARKET={settings.market!r}: sidecar mode is not built yet; use synthetic")
     market: MarketDataProvider = SyntheticMarketProvider(

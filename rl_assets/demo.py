@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> None:
         instance=instance,
         resources=resources,
         run_config=quiet,
-        tags={"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(backfill_end)},
+        tags={
+            "dagster/asset_partition_range_start": str(start),
+            "dagster/asset_partition_range_end": str(backfill_end),
+        },
     )
     backfill_seconds = time.perf_counter() - started
 
@@ -68,20 +71,22 @@ def main(argv: list[str] | None = None) -> None:
     history = _metadata(backfill, "options_chain_history")
     prices = _metadata(backfill, "price_data")
     today = _metadata(daily, "options_chain_history")
-    checks = [
-        (e.check_name, e.passed)
-        for result in (backfill, daily)
-        for e in result.get_asset_check_evaluations()
-    ]
+    checks = [(e.check_name, e.passed) for result in (backfill, daily) for e in result.get_asset_check_evaluations()]
     failed = sorted({name for name, passed in checks if not passed})
     print()
-    print(f"backfill  {start} .. {backfill_end}: {history['trading_days']} partitions, "
-          f"{history['dagster/row_count']:,} contracts, {prices['dagster/row_count']:,} price rows "
-          f"in {backfill_seconds:.1f} s (one run)")
-    print(f"daily run {end}: live options_chain archived in-warehouse, {today['dagster/row_count']:,} contracts "
-          f"in {daily_seconds:.1f} s")
-    print(f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed"
-          + (f"; failing: {', '.join(failed)}" if failed else ""))
+    print(
+        f"backfill  {start} .. {backfill_end}: {history['trading_days']} partitions, "
+        f"{history['dagster/row_count']:,} contracts, {prices['dagster/row_count']:,} price rows "
+        f"in {backfill_seconds:.1f} s (one run)"
+    )
+    print(
+        f"daily run {end}: live options_chain archived in-warehouse, {today['dagster/row_count']:,} contracts "
+        f"in {daily_seconds:.1f} s"
+    )
+    print(
+        f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed"
+        + (f"; failing: {', '.join(failed)}" if failed else "")
+    )
     print(f"total {time.perf_counter() - started:.1f} s. Explore it: make ui")
 
 

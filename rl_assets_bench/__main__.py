@@ -22,12 +22,20 @@ def _load(target: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rl_assets_bench", description=__doc__)
-    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append",
-                        help="run only this benchmark (repeatable); default: all")
-    parser.add_argument("--scale", choices=SCALES, default="full",
-                        help="full: the sizes DESIGN.md's targets are stated for (default); small: a quick check")
-    parser.add_argument("--output", default=str(REPO_ROOT / "bench_results" / "results.json"),
-                        help="JSON results file (default: bench_results/results.json)")
+    parser.add_argument(
+        "--only", choices=sorted(BENCHMARKS), action="append", help="run only this benchmark (repeatable); default: all"
+    )
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="full",
+        help="full: the sizes DESIGN.md's targets are stated for (default); small: a quick check",
+    )
+    parser.add_argument(
+        "--output",
+        default=str(REPO_ROOT / "bench_results" / "results.json"),
+        help="JSON results file (default: bench_results/results.json)",
+    )
     args = parser.parse_args(argv)
 
     names = args.only or list(BENCHMARKS)
@@ -44,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         result["wall_s"] = round(time.perf_counter() - started, 1)
         result["scale"] = args.scale
-        result["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        result["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         results[name] = result
         print("\n".join(result["summary"]), flush=True)
         print(f"   ({name} took {result['wall_s']} s in all, setup included)\n", flush=True)

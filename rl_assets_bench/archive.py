@@ -49,6 +49,7 @@ _THIS = __name__
 
 # ---- child-side steps (run in fresh processes; heavy imports stay inside) ----------------------
 
+
 def _rss_now_mb() -> float | None:
     from rl_assets_bench._child import rss_now_mb
 
@@ -66,8 +67,9 @@ def _warm_duckdb_python() -> None:
     import pandas  # noqa: F401  (the asset's process imports it anyway; see above)
 
     with duckdb.connect(":memory:") as scratch:
-        scratch.execute("SELECT $d::DATE, $t::TIMESTAMPTZ",
-                        {"d": dt.date(2025, 1, 2), "t": dt.datetime.now(dt.timezone.utc)}).fetchall()
+        scratch.execute(
+            "SELECT $d::DATE, $t::TIMESTAMPTZ", {"d": dt.date(2025, 1, 2), "t": dt.datetime.now(dt.UTC)}
+        ).fetchall()
 
 
 def _cpu_s() -> float:
@@ -130,7 +132,9 @@ def reset(db_path: str, which: str) -> dict:
             wh.drop_table(BARE_TABLE)
             # The same DDL as the history table (NOT NULL constraints included), another name.
             wh.connection.execute(
-                sql.render("create_options_chain_history", "duckdb", DATASET, tables={"options_chain_history": BARE_TABLE})
+                sql.render(
+                    "create_options_chain_history", "duckdb", DATASET, tables={"options_chain_history": BARE_TABLE}
+                )
             )
         else:
             raise ValueError(f"reset: unknown target {which!r}")
@@ -306,7 +310,7 @@ def bare(db_path: str, day: str) -> dict:
         f'INSERT INTO "{DATASET}"."{BARE_TABLE}" ({columns}, snapshot_date, archived_at) '
         f'SELECT {columns}, $snapshot_date, $archived_at FROM "{DATASET}"."options_chain"'
     )
-    params = {"snapshot_date": dt.date.fromisoformat(day), "archived_at": dt.datetime.now(dt.timezone.utc)}
+    params = {"snapshot_date": dt.date.fromisoformat(day), "archived_at": dt.datetime.now(dt.UTC)}
     _warm_duckdb_python()
     baseline, load = _rss_now_mb(), _load()
     cpu, started = _cpu_s(), time.perf_counter()
@@ -343,10 +347,12 @@ def verify(db_path: str, day: str) -> dict:
         connection.execute("SET TimeZone = 'UTC'")
 
         def fingerprint(table: str, where: str, date_expr: str) -> list:
-            return list(connection.execute(
-                f'SELECT COUNT(*), BIT_XOR(HASH({columns}, {date_expr})) FROM "{DATASET}"."{table}" {where}',
-                {"d": dt.date.fromisoformat(day)} if "$d" in where + date_expr else None,
-            ).fetchone())
+            return list(
+                connection.execute(
+                    f'SELECT COUNT(*), BIT_XOR(HASH({columns}, {date_expr})) FROM "{DATASET}"."{table}" {where}',
+                    {"d": dt.date.fromisoformat(day)} if "$d" in where + date_expr else None,
+                ).fetchone()
+            )
 
         live = fingerprint("options_chain", "", "$d")
         asset = fingerprint("options_chain_history", "WHERE snapshot_date = $d", "snapshot_date")
@@ -370,6 +376,7 @@ def _cpus() -> int:
 
 
 # ---- parent side -------------------------------------------------------------------------------
+
 
 def run(scale: str = "full") -> dict:
     tickers = TICKERS[scale]
@@ -457,8 +464,12 @@ def summarise(scale, tickers, prepared, runs, checked, profiled, rerun, database
         f"1-min load average before the timed steps {min(loads):.2f}..{max(loads):.2f} on {_cpus()} CPUs",
         f"  robustness: ratio of the fastest runs {min_ratio:.2f}; CPU seconds (all threads) asset {asset_cpu:.2f} "
         f"vs bare {bare_cpu:.2f} -> {cpu_ratio:.2f}"
-        + (f"; NOISY: run-to-run spread asset x{spread['asset']:.2f}, bare x{spread['bare']:.2f} "
-           f"(something else was using the CPUs)" if noisy else ""),
+        + (
+            f"; NOISY: run-to-run spread asset x{spread['asset']:.2f}, bare x{spread['bare']:.2f} "
+            f"(something else was using the CPUs)"
+            if noisy
+            else ""
+        ),
         f"  setup (untimed, own process): chain generated in {prepared['generate_s']:.1f} s, loaded with "
         f"replace_live_chain in {prepared['load_s']:.1f} s, peak RSS {prepared['peak_rss_mb']:.0f} MB",
         f"  same rows: {checked['same_rows']} (live table, asset partition and bare copy: equal count and row hash); "
@@ -468,20 +479,45 @@ def summarise(scale, tickers, prepared, runs, checked, profiled, rerun, database
     ]
     scale_note = "" if full else " (full scale only)"
     metrics = [
-        {"metric": "archive time ratio asset / bare INSERT…SELECT", "value": f"{ratio:.2f}",
-         "target": f"<= {RATIO_TARGET}{scale_note}", "met": (ratio <= RATIO_TARGET) if full else None},
-        {"metric": "peak RSS of the archiving process (asset, direct)", "value": f"{rss['asset']:.0f} MB",
-         "target": f"< {RSS_TARGET_MB} MB{scale_note}", "met": (rss["asset"] < RSS_TARGET_MB) if full else None},
-        {"metric": "peak RSS, materialize()", "value": f"{rss['materialize']:.0f} MB",
-         "target": f"< {RSS_TARGET_MB} MB{scale_note}", "met": (rss["materialize"] < RSS_TARGET_MB) if full else None},
+        {
+            "metric": "archive time ratio asset / bare INSERT…SELECT",
+            "value": f"{ratio:.2f}",
+            "target": f"<= {RATIO_TARGET}{scale_note}",
+            "met": (ratio <= RATIO_TARGET) if full else None,
+        },
+        {
+            "metric": "peak RSS of the archiving process (asset, direct)",
+            "value": f"{rss['asset']:.0f} MB",
+            "target": f"< {RSS_TARGET_MB} MB{scale_note}",
+            "met": (rss["asset"] < RSS_TARGET_MB) if full else None,
+        },
+        {
+            "metric": "peak RSS, materialize()",
+            "value": f"{rss['materialize']:.0f} MB",
+            "target": f"< {RSS_TARGET_MB} MB{scale_note}",
+            "met": (rss["materialize"] < RSS_TARGET_MB) if full else None,
+        },
         {"metric": "rows archived", "value": fmt_int(rows), "target": None, "met": None},
         {"metric": "asset body (median)", "value": f"{asset_s:.2f} s", "target": None, "met": None},
-        {"metric": "bare INSERT…SELECT incl. connect/close (median)", "value": f"{bare_s:.2f} s", "target": None, "met": None},
-        {"metric": "materialize() wall incl. Dagster run machinery (median)", "value": f"{materialize_s:.2f} s",
-         "target": None, "met": None},
+        {
+            "metric": "bare INSERT…SELECT incl. connect/close (median)",
+            "value": f"{bare_s:.2f} s",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "materialize() wall incl. Dagster run machinery (median)",
+            "value": f"{materialize_s:.2f} s",
+            "target": None,
+            "met": None,
+        },
         {"metric": "ratio materialize() / bare", "value": f"{materialize_ratio:.2f}", "target": None, "met": None},
-        {"metric": "ratio of fastest runs / CPU-seconds ratio", "value": f"{min_ratio:.2f} / {cpu_ratio:.2f}",
-         "target": None, "met": None},
+        {
+            "metric": "ratio of fastest runs / CPU-seconds ratio",
+            "value": f"{min_ratio:.2f} / {cpu_ratio:.2f}",
+            "target": None,
+            "met": None,
+        },
         {"metric": "peak RSS, bare", "value": f"{rss['bare']:.0f} MB", "target": None, "met": None},
     ]
     return {

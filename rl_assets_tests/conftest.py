@@ -1,12 +1,10 @@
 import datetime as dt
 
-import dagster as dg
 import pytest
 
 from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.resources import SyntheticMarketProvider, Warehouse
 from rl_assets.warehouse.duckdb_backend import open_duckdb
-
 
 DAY = dt.date(2026, 11, 20)  # a Friday session
 NEXT_DAY = dt.date(2026, 11, 23)

@@ -71,7 +71,9 @@ def test_a_live_table_from_another_trading_date_is_refused_and_nothing_is_writte
     replace_live_chain(warehouse, market.chain(DAY))
     archive_chain(warehouse, DAY)
     before = history(warehouse)
-    with pytest.raises(ArchiveRefused, match=r"holds quotes from trading date 2026-11-20 .*not 2026-11-23.*nothing was written"):
+    with pytest.raises(
+        ArchiveRefused, match=r"holds quotes from trading date 2026-11-20 .*not 2026-11-23.*nothing was written"
+    ):
         archive_chain(warehouse, NEXT_DAY)
     pd.testing.assert_frame_equal(history(warehouse), before)
 
@@ -143,7 +145,9 @@ def test_a_failure_between_delete_and_insert_leaves_the_previous_partition_intac
     before = history(warehouse)
     # The existing pipeline's live table has no NOT NULL constraint on this column.
     warehouse.connection.execute("ALTER TABLE rl_test.options_chain ALTER COLUMN strike DROP NOT NULL")
-    warehouse.connection.execute("UPDATE rl_test.options_chain SET strike = NULL WHERE contract_symbol = (SELECT MAX(contract_symbol) FROM rl_test.options_chain)")
+    warehouse.connection.execute(
+        "UPDATE rl_test.options_chain SET strike = NULL WHERE contract_symbol = (SELECT MAX(contract_symbol) FROM rl_test.options_chain)"
+    )
     with pytest.raises(duckdb.ConstraintException, match="strike"):
         archive_chain(warehouse, DAY)
     pd.testing.assert_frame_equal(history(warehouse), before)

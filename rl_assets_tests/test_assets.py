@@ -38,7 +38,7 @@ def table(duckdb_path: str, query: str) -> pd.DataFrame:
 
 def history_counts(duckdb_path: str) -> dict:
     frame = table(duckdb_path, "SELECT snapshot_date, COUNT(*) AS n FROM rl_test.options_chain_history GROUP BY 1")
-    return {pd.Timestamp(d).date(): n for d, n in zip(frame["snapshot_date"], frame["n"])}
+    return {pd.Timestamp(d).date(): n for d, n in zip(frame["snapshot_date"], frame["n"], strict=False)}
 
 
 def test_definitions_load():
@@ -56,7 +56,11 @@ def test_the_code_location_loads_like_make_ui_does(tmp_path):
     dagster_cli = Path(sys.executable).with_name("dagster")
     done = subprocess.run(
         [str(dagster_cli), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rl_assets" in done.stdout + done.stderr
@@ -68,14 +72,18 @@ def test_daily_run_archives_the_live_chain_in_warehouse(resources, duckdb_path, 
     assert history_counts(duckdb_path) == {DAY: len(market.chain(DAY))}
     meta = result.asset_materializations_for_node("options_chain_history")[0].metadata
     assert meta["source"].value == "live" and meta["dagster/row_count"].value == len(market.chain(DAY))
-    assert all(e.passed for e in checks(result).values()), {k: e.description for k, e in checks(result).items() if not e.passed}
+    assert all(e.passed for e in checks(result).values()), {
+        k: e.description for k, e in checks(result).items() if not e.passed
+    }
     assert len(checks(result)) == 11
 
 
 def test_rerunning_a_partition_never_duplicates(resources, duckdb_path):
     for _ in range(2):
         assert dg.materialize([options_chain, *PRICES, *HISTORY], resources=resources, partition_key=str(DAY)).success
-    counts = table(duckdb_path, "SELECT COUNT(*) AS n, COUNT(DISTINCT contract_symbol) AS k FROM rl_test.options_chain_history")
+    counts = table(
+        duckdb_path, "SELECT COUNT(*) AS n, COUNT(DISTINCT contract_symbol) AS k FROM rl_test.options_chain_history"
+    )
     assert counts["n"][0] == counts["k"][0]
     prices = table(duckdb_path, "SELECT COUNT(*) AS n FROM rl_test.price_data")
     assert prices["n"][0] == resources["market"].universe
@@ -107,7 +115,9 @@ def test_a_one_day_run_refuses_a_live_table_from_another_date(resources, duckdb_
 
 def test_config_can_take_a_past_day_from_the_provider(resources, duckdb_path, market):
     result = dg.materialize(
-        [options_chain_history], resources=resources, partition_key=str(NEXT_DAY),
+        [options_chain_history],
+        resources=resources,
+        partition_key=str(NEXT_DAY),
         run_config={"ops": {"options_chain_history": {"config": {"source": "provider"}}}},
     )
     assert result.success and history_counts(duckdb_path) == {NEXT_DAY: len(market.chain(NEXT_DAY))}
@@ -115,13 +125,19 @@ def test_config_can_take_a_past_day_from_the_provider(resources, duckdb_path, ma
 
 def test_options_chain_loads_the_configured_session(resources, duckdb_path, market):
     result = dg.materialize(
-        [options_chain], resources=resources, run_config={"ops": {"options_chain": {"config": {"trading_date": "2026-11-19"}}}}
+        [options_chain],
+        resources=resources,
+        run_config={"ops": {"options_chain": {"config": {"trading_date": "2026-11-19"}}}},
     )
     assert result.success
     live = table(duckdb_path, "SELECT COUNT(*) AS n, MAX(quote_time) AS q FROM rl_test.options_chain")
     assert live["n"][0] == len(market.chain(dt.date(2026, 11, 19)))
     with pytest.raises(Exception, match="not an NYSE trading day"):
-        dg.materialize([options_chain], resources=resources, run_config={"ops": {"options_chain": {"config": {"trading_date": "2026-11-22"}}}})
+        dg.materialize(
+            [options_chain],
+            resources=resources,
+            run_config={"ops": {"options_chain": {"config": {"trading_date": "2026-11-22"}}}},
+        )
 
 
 def corrupt(chain: pd.DataFrame, market) -> pd.DataFrame:
@@ -142,7 +158,14 @@ def test_asset_checks_fail_on_corrupted_rows(resources, duckdb_path, market):
     result = dg.materialize(HISTORY, resources=resources, partition_key=str(DAY))
     assert result.success  # the checks report; they do not block the archive
     outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
-    for name in ["unique_key", "bid_not_above_ask", "no_negative_prices", "iv_in_range", "delta_sign_and_range", "every_underlying_present"]:
+    for name in [
+        "unique_key",
+        "bid_not_above_ask",
+        "no_negative_prices",
+        "iv_in_range",
+        "delta_sign_and_range",
+        "every_underlying_present",
+    ]:
         assert not outcome[name].passed, name
         assert outcome[name].severity == dg.AssetCheckSeverity.ERROR
     missing = outcome["every_underlying_present"].metadata["missing_by_day"].value
@@ -151,8 +174,12 @@ def test_asset_checks_fail_on_corrupted_rows(resources, duckdb_path, market):
 
 
 def test_a_large_drop_in_rows_warns(resources, duckdb_path, market):
-    assert dg.materialize(HISTORY, resources=resources, partition_key=str(DAY),
-                          run_config={"ops": {"options_chain_history": {"config": {"source": "provider"}}}}).success
+    assert dg.materialize(
+        HISTORY,
+        resources=resources,
+        partition_key=str(DAY),
+        run_config={"ops": {"options_chain_history": {"config": {"source": "provider"}}}},
+    ).success
     with open_duckdb(duckdb_path, "rl_test") as wh:
         chain = market.chain(NEXT_DAY)
         replace_live_chain(wh, chain.iloc[: len(chain) // 2])
@@ -201,19 +228,30 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
         "RL_ASSETS_UNIVERSE": "3",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "rl_assets.demo", "--days", "4"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "rl_assets.demo", "--days", "4"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "3 partitions" in done.stdout
     assert "asset checks: 22/22 passed" in done.stdout
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
-        days = wh.connection.execute("SELECT COUNT(DISTINCT snapshot_date) FROM rl_assets.options_chain_history").fetchone()[0]
+        days = wh.connection.execute(
+            "SELECT COUNT(DISTINCT snapshot_date) FROM rl_assets.options_chain_history"
+        ).fetchone()[0]
         keys = wh.connection.execute(
             "SELECT COUNT(*) = COUNT(DISTINCT (snapshot_date, contract_symbol)) FROM rl_assets.options_chain_history"
         ).fetchone()[0]
     assert days == 4 and keys
     # Dagster recorded the runs in the instance, where the UI reads them.
     runs = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "run", "list"], env=env, capture_output=True, text=True, timeout=120
+        [str(Path(sys.executable).with_name("dagster")), "run", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert runs.stdout.count("Run: ") == 2, runs.stdout + runs.stderr

@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import QuantLib as ql
-
-from rl_assets_tests import oracles
 from vollib.black_scholes_merton import black_scholes_merton as vollib_price
 from vollib.black_scholes_merton.greeks import analytical as vollib_greeks
 
 from rl_assets.market.pricing import bsm_price_and_greeks, intrinsic_value
+from rl_assets_tests import oracles
 
 GREEKS = ("price", "delta", "gamma", "theta", "vega", "rho")
 CHAIN_PATH = Path(__file__).parent / "data" / "aapl_chain_2016-09-06.json"
@@ -108,16 +107,14 @@ def test_matches_vollib_on_grid_in_one_vectorised_call():
         cols["is_call"], SPOT, cols["strike"], tau, cols["rate"], cols["div_yield"], cols["vol"]
     )
     for i, g in enumerate(GRID):
-        theirs = vollib_bsm(
-            g["is_call"], SPOT, g["strike"], tau[i], g["rate"], g["div_yield"], g["vol"]
-        )
+        theirs = vollib_bsm(g["is_call"], SPOT, g["strike"], tau[i], g["rate"], g["div_yield"], g["vol"])
         assert_greeks_close({k: v[i] for k, v in ours.items()}, theirs, 1e-8, GRID_IDS[i])
 
 
 def test_oracles_agree_with_each_other(ql_eval_date):
     # Guards the unit conversions above: if either oracle were rescaled wrongly
     # they would disagree here, independently of our implementation.
-    for g, label in zip(GRID, GRID_IDS):
+    for g, label in zip(GRID, GRID_IDS, strict=False):
         args = (g["is_call"], SPOT, g["strike"])
         rest = (g["rate"], g["div_yield"], g["vol"])
         q = quantlib_bsm(*args, g["days"], *rest)
@@ -182,11 +179,9 @@ def test_matches_quantlib_on_real_chain(chain, ql_eval_date):
         CHAIN_RATE, CHAIN_DIV, chain["iv"][m],
     )  # fmt: skip
     for i, (is_call, strike, iv) in enumerate(
-        zip(chain["is_call"][m], chain["strike"][m], chain["iv"][m])
+        zip(chain["is_call"][m], chain["strike"][m], chain["iv"][m], strict=False)
     ):
-        theirs = quantlib_bsm(
-            bool(is_call), chain["spot"], strike, chain["days"], CHAIN_RATE, CHAIN_DIV, iv
-        )
+        theirs = quantlib_bsm(bool(is_call), chain["spot"], strike, chain["days"], CHAIN_RATE, CHAIN_DIV, iv)
         label = f"{'C' if is_call else 'P'}{strike:g} iv={iv:.4f}"
         assert_greeks_close({k: v[i] for k, v in ours.items()}, theirs, 1e-8, label)
 
@@ -265,9 +260,7 @@ def test_broadcasting_and_dtypes():
 
 
 def test_intrinsic_value():
-    out = intrinsic_value(
-        np.array([True, True, False, False]), 100.0, np.array([90.0, 110.0, 90.0, 110.0])
-    )
+    out = intrinsic_value(np.array([True, True, False, False]), 100.0, np.array([90.0, 110.0, 90.0, 110.0]))
     np.testing.assert_array_equal(out, [10.0, 0.0, 0.0, 10.0])
     assert out.dtype == np.float64
 

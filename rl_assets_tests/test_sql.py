@@ -79,7 +79,9 @@ def test_invalid_identifiers_are_refused(kind, value):
         sql.validate_identifier(kind, value)
 
 
-@pytest.mark.parametrize("kind,value", [("dataset", "rl_assets"), ("project", "my-gcp-project-42"), ("table", "price_data")])
+@pytest.mark.parametrize(
+    "kind,value", [("dataset", "rl_assets"), ("project", "my-gcp-project-42"), ("table", "price_data")]
+)
 def test_valid_identifiers_pass(kind, value):
     assert sql.validate_identifier(kind, value) == value
 
@@ -95,9 +97,18 @@ def test_values_are_bound_not_formatted(warehouse):
         warehouse.execute("delete_price_data_range", {"start_date": hostile, "end_date": hostile})
     except Exception as err:
         assert "Conversion" in str(err) or "date" in str(err).lower()
-    assert "price_data" in {t for (t,) in warehouse.connection.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'rl_test'").fetchall()}
-    assert warehouse.execute("delete_price_data_range", {"start_date": dt.date(2026, 1, 2), "end_date": dt.date(2026, 1, 5)}) == 0
+    assert "price_data" in {
+        t
+        for (t,) in warehouse.connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'rl_test'"
+        ).fetchall()
+    }
+    assert (
+        warehouse.execute(
+            "delete_price_data_range", {"start_date": dt.date(2026, 1, 2), "end_date": dt.date(2026, 1, 5)}
+        )
+        == 0
+    )
 
 
 def test_wrong_parameters_are_named(warehouse):

@@ -76,7 +76,7 @@ def chains(mkt) -> dict[dt.date, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def div_yield(mkt) -> dict[str, float]:
-    q = dict(zip(mkt.tickers, mkt.params.div_yield.tolist()))
+    q = dict(zip(mkt.tickers, mkt.params.div_yield.tolist(), strict=False))
     # The dividend-dependent checks below are only meaningful if both kinds are in the universe.
     assert any(v > 0 for v in q.values()) and any(v == 0 for v in q.values())
     return q
@@ -284,7 +284,7 @@ def test_an_expiry_friday_that_is_a_holiday_moves_to_the_previous_trading_day(mk
 def test_expirations_are_after_the_quote_day_and_dte_counts_calendar_days(chains, consecutive_chains):
     for day, chain in [*chains.items(), *consecutive_chains]:
         assert (chain["expiration"] > day).all()
-        assert (chain["dte"] == chain["expiration"].map(lambda e: (e - day).days)).all()
+        assert (chain["dte"] == chain["expiration"].map(lambda e: (e - day).days)).all()  # noqa: B023
         assert chain["dte"].dtype.kind == "i"
 
 
@@ -309,7 +309,7 @@ def black_prices(chain: pd.DataFrame, q: dict[str, float]) -> np.ndarray:
     kinds = np.where(chain["option_type"].to_numpy() == "call", ql.Option.Call, ql.Option.Put)
     return np.array([
         ql.blackFormula(int(k), float(x), float(f), float(s), float(np.exp(-R * t)))
-        for k, x, f, s, t in zip(kinds, chain["strike"], forward, std_dev, tau)
+        for k, x, f, s, t in zip(kinds, chain["strike"], forward, std_dev, tau, strict=False)
     ])  # fmt: skip
 
 
@@ -341,7 +341,7 @@ def test_greeks_match_quantlib_at_the_rows_implied_volatility(chains, div_yield,
 
 
 def test_every_theoretical_price_lies_within_the_quote(chains, div_yield):
-    for day, chain in chains.items():
+    for _day, chain in chains.items():
         theo = black_prices(chain, div_yield)
         inside = (chain["bid"].to_numpy() <= theo) & (theo <= chain["ask"].to_numpy())
         assert inside.all(), chain.loc[~inside, ["contract_symbol", "bid", "ask"]].assign(theo=theo[~inside]).head()
@@ -360,7 +360,7 @@ def call_put_pairs(chain: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_put_call_parity_holds_within_the_spreads(chains, div_yield):
-    for day, chain in chains.items():
+    for _day, chain in chains.items():
         pairs = call_put_pairs(chain)
         tau = pairs["dte_c"] / 365.0
         spot = pairs["underlying_price_c"]

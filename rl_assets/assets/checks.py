@@ -67,7 +67,9 @@ def options_chain_history_checks(
         outcomes = quality.options_chain_history_outcomes(
             wh.query("options_chain_history_quality", window),
             wh.query("options_chain_history_underlyings", window),
-            wh.query("options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}),
+            wh.query(
+                "options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}
+            ),
             market.tickers(),
             days,
         )

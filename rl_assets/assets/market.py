@@ -1,6 +1,5 @@
 """The sidecar archiver's assets: the live chain, daily prices and the chain's dated history."""
 
-
 import datetime as dt
 import time
 from typing import Literal
@@ -53,6 +52,7 @@ def options_chain(
         }
     )
 
+
 @dg.asset(
     group_name="market_data",
     kinds={"duckdb"},
@@ -79,6 +79,7 @@ def price_data(
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
+
 
 @dg.asset(
     group_name="market_data",
@@ -107,7 +108,9 @@ def options_chain_history(
                     reports.append(archive_chain_frame(wh, market.chain(day), day, archived_at=archived_at))
             except ArchiveRefused as refused:
                 # An expected refusal, not a crash: the UI shows the reason, not a stack of internals.
-                raise dg.Failure(description=str(refused), metadata={"trading_date": str(day), "source": source}) from refused
+                raise dg.Failure(
+                    description=str(refused), metadata={"trading_date": str(day), "source": source}
+                ) from refused
             context.log.info(f"archived {day}: {reports[-1].rows} contracts ({number}/{len(days)})")
         extra_columns = sorted({c for r in reports for c in r.extra_columns})
         if extra_columns:
@@ -126,6 +129,7 @@ def options_chain_history(
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
+
 
 def _live_trading_date(context: dg.AssetExecutionContext, config: LiveChainConfig) -> dt.date:
     if config.trading_date:

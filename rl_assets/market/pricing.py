@@ -51,9 +51,7 @@ def _as_float(name: str, value, *, positive: bool, unit: str = "") -> np.ndarray
     return arr
 
 
-def bsm_price_and_greeks(
-    is_call, spot, strike, tau, rate, div_yield, vol
-) -> dict[str, np.ndarray]:
+def bsm_price_and_greeks(is_call, spot, strike, tau, rate, div_yield, vol) -> dict[str, np.ndarray]:
     """Price and greeks of European options under Black-Scholes-Merton.
 
     Returns a dict with keys ``price``, ``delta``, ``gamma``, ``theta``,
@@ -83,10 +81,7 @@ def bsm_price_and_greeks(
 
     fwd_leg = spot * disc_q * nd1  # discounted value of receiving the stock
     strike_leg = strike * disc_r * nd2  # discounted value of paying the strike
-    theta_per_year = (
-        -spot * disc_q * pdf_d1 * vol / (2.0 * sqrt_tau)
-        + w * (div_yield * fwd_leg - rate * strike_leg)
-    )
+    theta_per_year = -spot * disc_q * pdf_d1 * vol / (2.0 * sqrt_tau) + w * (div_yield * fwd_leg - rate * strike_leg)
 
     shape = np.broadcast_shapes(
         is_call.shape, spot.shape, strike.shape, tau.shape,

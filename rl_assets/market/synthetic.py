@@ -305,7 +305,9 @@ class SyntheticMarket:
         # listed. Spacing and range are fixed by the past, so a contract, once listed, stays.
         pieces = []
         for expiry, listing in self.expirations(day):
-            first = paths.sessions.index(calendar.nyse().date_to_session(pd.Timestamp(listing), direction="next").date())
+            first = paths.sessions.index(
+                calendar.nyse().date_to_session(pd.Timestamp(listing), direction="next").date()
+            )
             window = paths.close[first : t + 1]
             step = _nice_step(window[0])
             lo = np.maximum(np.floor(window.min(axis=0) / step) - STRIKES_BEYOND_RANGE, 1).astype(np.int64)
@@ -326,7 +328,12 @@ class SyntheticMarket:
         # Order rows once, before anything is computed: underlying, expiration, calls first, strike.
         name_rank = np.argsort(np.argsort(np.array(self.tickers)))
         order = np.lexsort((strike_idx, ~is_call, expiry_dates, name_rank[ticker_idx]))
-        ticker_idx, strike_idx, strike_step, is_call = ticker_idx[order], strike_idx[order], strike_step[order], is_call[order]
+        ticker_idx, strike_idx, strike_step, is_call = (
+            ticker_idx[order],
+            strike_idx[order],
+            strike_step[order],
+            is_call[order],
+        )
         expiry_days, expiry_dates = expiry_days[order], expiry_dates[order]
 
         strike = np.round(strike_idx * strike_step, 3)
@@ -348,7 +355,11 @@ class SyntheticMarket:
         theo = model["price"]
         contract_key = _mix64(
             self._ticker_keys("contract")[ticker_idx]
-            ^ _mix64(expiry_dates.astype(np.uint64) * np.uint64(1_000_003) + strike_idx.astype(np.uint64) * np.uint64(2) + is_call)
+            ^ _mix64(
+                expiry_dates.astype(np.uint64) * np.uint64(1_000_003)
+                + strike_idx.astype(np.uint64) * np.uint64(2)
+                + is_call
+            )
         )
         day_counter = np.full(len(theo), (day - EPOCH).days)
 
@@ -366,7 +377,9 @@ class SyntheticMarket:
         contract_size = np.exp(np.log(50.0) + 3.0 * _uniform(contract_key, np.zeros(1, np.int64)))
         open_interest = np.floor(contract_size * activity * np.exp(0.1 * _normal(contract_key, day_counter, 3)))
 
-        expiration = np.array([dt.date.fromordinal(int(o)) for o in range(expiry_dates.min(), expiry_dates.max() + 1)], dtype=object)[expiry_dates - expiry_dates.min()]
+        expiration = np.array(
+            [dt.date.fromordinal(int(o)) for o in range(expiry_dates.min(), expiry_dates.max() + 1)], dtype=object
+        )[expiry_dates - expiry_dates.min()]
         tickers = np.array(self.tickers, dtype=object)[ticker_idx]
         return pd.DataFrame(
             {

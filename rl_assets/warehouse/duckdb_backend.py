@@ -36,17 +36,19 @@ class DuckDBBackend:
         params = dict(params or {})
         wanted = sql.parameter_names(name)
         if set(params) != wanted:
-            raise ValueError(
-                f"statement {name!r} takes parameters {sorted(wanted)}; got {sorted(params)}"
-            )
+            raise ValueError(f"statement {name!r} takes parameters {sorted(wanted)}; got {sorted(params)}")
         text = sql.render(name, self.dialect, self.dataset, project=self.catalog, tables=dict(tables or {}))
         return self.connection.execute(text, params or None)
 
-    def query(self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None) -> pd.DataFrame:
+    def query(
+        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+    ) -> pd.DataFrame:
         """Run a SELECT statement from sql/ and return its rows."""
         return self._run(name, params, tables).df()
 
-    def execute(self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None) -> int | None:
+    def execute(
+        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+    ) -> int | None:
         """Run a DDL/DML statement from sql/; returns the affected row count where DuckDB gives one."""
         result = self._run(name, params, tables).fetchall()
         return int(result[0][0]) if result and len(result[0]) == 1 and isinstance(result[0][0], int) else None

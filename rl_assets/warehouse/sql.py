@@ -8,7 +8,7 @@ are bound as named parameters (`@name` in the files).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import sqlglot
@@ -42,13 +42,15 @@ def statement_names() -> list[str]:
     return sorted(path.stem for path in SQL_DIR.glob("*.sql"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse_statement(name: str) -> exp.Expression:
     """Parse sql/<name>.sql strictly as BigQuery; a file holds exactly one statement."""
     path = SQL_DIR / f"{name}.sql"
     if not path.is_file():
         raise FileNotFoundError(f"no statement {name!r}: {path} does not exist")
-    statements = [s for s in sqlglot.parse(path.read_text(), read="bigquery", error_level=sqlglot.ErrorLevel.RAISE) if s]
+    statements = [
+        s for s in sqlglot.parse(path.read_text(), read="bigquery", error_level=sqlglot.ErrorLevel.RAISE) if s
+    ]
     if len(statements) != 1:
         raise ValueError(f"{path} must hold exactly one statement; found {len(statements)}")
     return statements[0]
