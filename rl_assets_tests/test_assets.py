@@ -255,3 +255,35 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
         timeout=120,
     )
     assert runs.stdout.count("Run: ") == 2, runs.stdout + runs.stderr
+
+
+def test_checks_run_on_their_own_check_the_newest_archived_day(resources, duckdb_path, market):
+    assert dg.materialize([*PRICES, *HISTORY], resources=resources, tags=range_tags(RANGE_START, DAY)).success
+    with open_duckdb(duckdb_path, "rl_test") as wh:  # corrupt the newest day only
+        wh.connection.execute(
+            "UPDATE rl_test.options_chain_history SET bid = ask + 1 WHERE snapshot_date = ? AND strike = "
+            "(SELECT MIN(strike) FROM rl_test.options_chain_history WHERE snapshot_date = ?)",
+            [DAY, DAY],
+        )
+    result = dg.materialize(
+        [*PRICES, *HISTORY], resources=resources, selection=dg.AssetSelection.checks_for_assets(options_chain_history)
+    )
+    assert not result.get_asset_materialization_events()  # only the checks ran
+    outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
+    assert not outcome["bid_not_above_ask"].passed
+    assert list(outcome["bid_not_above_ask"].metadata["days_with_offending_rows"].value) == [str(DAY)]
+    assert outcome["unique_key"].passed
+
+
+def test_checks_on_an_empty_table_say_so(resources):
+    result = dg.materialize(
+        HISTORY,
+        resources=resources,
+        selection=dg.AssetSelection.checks_for_assets(options_chain_history),
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert (
+        "nothing to check: options_chain_history is empty"
+        in result.get_step_failure_events()[0].step_failure_data.error.to_string()
+    )

@@ -1,16 +1,18 @@
-"""Asset checks on the archived tables, one check step per asset, per trading day in the run.
+"""Asset checks on the archived tables: one check step per asset, after it in the same run.
 
-The rules live in rl_assets.quality; the counts come from in-warehouse queries over the run's
-days. Checks run after their asset in the same run (and can be re-run from the UI).
+The rules live in rl_assets.quality; the counts come from in-warehouse queries over every trading
+day the run covers (one day, or a whole single-run backfill). The checks are not partitioned
+themselves: Dagster records partitioned checks of a range run as skipped for each day, which
+would hide real results. Executed on their own from the UI, they check the newest archived day.
 """
 
 import datetime as dt
 
 import dagster as dg
+import pandas as pd
 
 from rl_assets import calendar, quality
 from rl_assets.assets.market import options_chain_history, price_data
-from rl_assets.partitions import trading_days
 from rl_assets.resources import MarketDataProvider, Warehouse
 
 HISTORY_CHECKS = {
@@ -31,10 +33,7 @@ PRICE_CHECKS = {
 
 
 def _specs(asset: dg.AssetsDefinition, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(name, asset=asset, description=text, partitions_def=trading_days)
-        for name, text in checks.items()
-    ]
+    return [dg.AssetCheckSpec(name, asset=asset, description=text) for name, text in checks.items()]
 
 
 def _results(asset: dg.AssetsDefinition, outcomes: list[quality.CheckOutcome]) -> list[dg.AssetCheckResult]:
@@ -51,9 +50,15 @@ def _results(asset: dg.AssetsDefinition, outcomes: list[quality.CheckOutcome]) -
     ]
 
 
-def _run_days(context: dg.AssetCheckExecutionContext) -> list[dt.date]:
-    key_range = context.partition_key_range
-    return calendar.trading_days(key_range.start, key_range.end)
+def _run_days(context: dg.AssetCheckExecutionContext, wh, latest_date_statement: str) -> list[dt.date]:
+    """The run's trading days, or the newest day in the table when the check runs on its own."""
+    if context.op_execution_context.has_partition_key_range:
+        key_range = context.partition_key_range
+        return calendar.trading_days(key_range.start, key_range.end)
+    latest = wh.query(latest_date_statement)["latest_date"].iloc[0]
+    if pd.isna(latest):
+        raise dg.Failure(description=f"nothing to check: {latest_date_statement.removesuffix('_latest_date')} is empty")
+    return [pd.Timestamp(latest).date()]
 
 
 @dg.multi_asset_check(specs=_specs(options_chain_history, HISTORY_CHECKS))
@@ -61,9 +66,9 @@ def options_chain_history_checks(
     context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse
 ):
     """Data-quality rules for the archived chain, evaluated for every trading day in the run."""
-    days = _run_days(context)
-    window = {"start_date": days[0], "end_date": days[-1]}
     with warehouse.session() as wh:
+        days = _run_days(context, wh, "options_chain_history_latest_date")
+        window = {"start_date": days[0], "end_date": days[-1]}
         outcomes = quality.options_chain_history_outcomes(
             wh.query("options_chain_history_quality", window),
             wh.query("options_chain_history_underlyings", window),
@@ -79,9 +84,9 @@ def options_chain_history_checks(
 @dg.multi_asset_check(specs=_specs(price_data, PRICE_CHECKS))
 def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse):
     """Data-quality rules for daily prices, evaluated for every trading day in the run."""
-    days = _run_days(context)
-    window = {"start_date": days[0], "end_date": days[-1]}
     with warehouse.session() as wh:
+        days = _run_days(context, wh, "price_data_latest_date")
+        window = {"start_date": days[0], "end_date": days[-1]}
         outcomes = quality.price_data_outcomes(
             wh.query("price_data_quality", window), wh.query("price_data_tickers", window), market.tickers(), days
         )
