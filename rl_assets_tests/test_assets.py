@@ -49,19 +49,19 @@ def test_definitions_load():
     assert {"options_chain", "options_chain_history", "price_data"} <= keys
 
 
+def run_with_instance(dagster_home: Path, args: list[str], **env: str) -> subprocess.CompletedProcess:
+    """Run a command from the repo in its own process, with its own Dagster instance."""
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DAGSTER_HOME": str(dagster_home), **env}
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+DAGSTER_CLI = str(Path(sys.executable).with_name("dagster"))
+
+
 def test_the_code_location_loads_like_make_ui_does(tmp_path):
     """`dagster definitions validate` loads workspace.yaml the way `dagster dev` does."""
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    dagster_cli = Path(sys.executable).with_name("dagster")
-    done = subprocess.run(
-        [str(dagster_cli), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    done = run_with_instance(tmp_path, [DAGSTER_CLI, "definitions", "validate", "-w", "workspace.yaml"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rl_assets" in done.stdout + done.stderr
 
@@ -219,22 +219,8 @@ def test_the_provider_says_plainly_when_it_cannot_serve_a_date(resources):
 
 def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
     """`make demo`'s program on a short stretch, in its own process with its own instance and file."""
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "DAGSTER_HOME": str(tmp_path),
-        "RL_ASSETS_DUCKDB_PATH": str(tmp_path / "demo.duckdb"),
-        "RL_ASSETS_UNIVERSE": "3",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "rl_assets.demo", "--days", "4"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    demo_env = {"RL_ASSETS_DUCKDB_PATH": str(tmp_path / "demo.duckdb"), "RL_ASSETS_UNIVERSE": "3"}
+    done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.demo", "--days", "4"], **demo_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "3 partitions" in done.stdout
     assert "asset checks: 22/22 passed" in done.stdout
@@ -247,13 +233,7 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
         ).fetchone()[0]
     assert days == 4 and keys
     # Dagster recorded the runs in the instance, where the UI reads them.
-    runs = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "run", "list"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    runs = run_with_instance(tmp_path, [DAGSTER_CLI, "run", "list"], **demo_env)
     assert runs.stdout.count("Run: ") == 2, runs.stdout + runs.stderr
 
 
