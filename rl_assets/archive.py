@@ -133,12 +133,31 @@ def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Da
 
 def write_prices(warehouse, prices: pd.DataFrame, start: dt.date, end: dt.date) -> int:
     """Replace price_data for the trading dates [start, end] with `prices`, atomically."""
-    prices = validate_prices(prices, start, end)
-    warehouse.load_frame(PRICE_STAGING_TABLE, prices, replace_table=True)
+    return replace_date_range(
+        warehouse, validate_prices(prices, start, end), start, end,
+        staging_table=PRICE_STAGING_TABLE,
+        delete_statement="delete_price_data_range",
+        insert_statement="insert_price_data",
+    )  # fmt: skip
+
+
+def replace_date_range(
+    warehouse,
+    rows: pd.DataFrame,
+    start: dt.date,
+    end: dt.date,
+    *,
+    staging_table: str,
+    delete_statement: str,
+    insert_statement: str,
+) -> int:
+    """Replace a table's rows dated [start, end] with `rows` in one transaction, via a staging
+    table that the insert statement reads."""
+    warehouse.load_frame(staging_table, rows, replace_table=True)
     try:
         with warehouse.transaction():
-            warehouse.execute("delete_price_data_range", {"start_date": start, "end_date": end})
-            warehouse.execute("insert_price_data")
+            warehouse.execute(delete_statement, {"start_date": start, "end_date": end})
+            warehouse.execute(insert_statement)
     finally:
-        warehouse.drop_table(PRICE_STAGING_TABLE)
-    return len(prices)
+        warehouse.drop_table(staging_table)
+    return len(rows)

@@ -4,6 +4,7 @@ import dagster as dg
 
 from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
+from rl_assets.assets.technicals import technicals_history
 from rl_assets.resources import MarketDataProvider, SyntheticMarketProvider, Warehouse
 from rl_assets.settings import Settings
 
@@ -26,12 +27,12 @@ def build_resources(settings: Settings) -> dict:
 
 archive_job = dg.define_asset_job(
     "archive_job",
-    selection=dg.AssetSelection.assets(price_data, options_chain_history),
-    description="Prices and the chain archive for a trading day or a range of them (one run).",
+    selection=dg.AssetSelection.assets(price_data, options_chain_history, technicals_history),
+    description="Prices, the chain archive and technicals for a trading day or a range of them (one run).",
 )
 
 defs = dg.Definitions(
-    assets=[options_chain, price_data, options_chain_history],
+    assets=[options_chain, price_data, options_chain_history, technicals_history],
     asset_checks=[price_data_checks, options_chain_history_checks],
     jobs=[archive_job],
     resources=build_resources(Settings.from_env()),

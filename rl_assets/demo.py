@@ -20,6 +20,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 from rl_assets import calendar  # noqa: E402
 from rl_assets.assets.checks import options_chain_history_checks, price_data_checks  # noqa: E402
 from rl_assets.assets.market import options_chain, options_chain_history, price_data  # noqa: E402
+from rl_assets.assets.technicals import technicals_history  # noqa: E402
 from rl_assets.definitions import defs  # noqa: E402
 from rl_assets.settings import Settings  # noqa: E402
 
@@ -44,40 +45,42 @@ def main(argv: list[str] | None = None) -> None:
     print(f"warehouse: DuckDB file {settings.duckdb_path} (schema {settings.dataset})")
 
     started = time.perf_counter()
-    # 1. The history: one single-run backfill over the past days, each day's chain from the provider.
+    # 1. Prices from the first partition on: the technicals' warm-up reads them (one run).
+    prices_run = dg.materialize(
+        [price_data, price_data_checks], instance=instance, resources=resources, run_config=quiet,
+        tags=_range_tags(settings.start_date, backfill_end),
+    )  # fmt: skip
+    # 2. The history: one single-run backfill over the past days, each day's chain from the provider.
     backfill = dg.materialize(
-        [price_data, options_chain_history, price_data_checks, options_chain_history_checks],
-        instance=instance,
-        resources=resources,
-        run_config=quiet,
-        tags={
-            "dagster/asset_partition_range_start": str(start),
-            "dagster/asset_partition_range_end": str(backfill_end),
-        },
-    )
+        [options_chain_history, technicals_history, options_chain_history_checks],
+        instance=instance, resources=resources, run_config=quiet, tags=_range_tags(start, backfill_end),
+    )  # fmt: skip
     backfill_seconds = time.perf_counter() - started
 
-    # 2. The daily sidecar run for the newest session: load the live table, archive it in-warehouse.
+    # 3. The daily sidecar run for the newest session: load the live table, archive it in-warehouse.
     daily_started = time.perf_counter()
     daily = dg.materialize(
-        [options_chain, price_data, options_chain_history, price_data_checks, options_chain_history_checks],
-        instance=instance,
-        resources=resources,
-        run_config=quiet,
-        partition_key=str(end),
-    )
+        [options_chain, price_data, options_chain_history, technicals_history, price_data_checks, options_chain_history_checks],
+        instance=instance, resources=resources, run_config=quiet, partition_key=str(end),
+    )  # fmt: skip
     daily_seconds = time.perf_counter() - daily_started
 
     history = _metadata(backfill, "options_chain_history")
-    prices = _metadata(backfill, "price_data")
+    technicals = _metadata(backfill, "technicals_history")
+    prices = _metadata(prices_run, "price_data")
     today = _metadata(daily, "options_chain_history")
-    checks = [(e.check_name, e.passed) for result in (backfill, daily) for e in result.get_asset_check_evaluations()]
+    runs = (prices_run, backfill, daily)
+    checks = [(e.check_name, e.passed) for result in runs for e in result.get_asset_check_evaluations()]
     failed = sorted({name for name, passed in checks if not passed})
     print()
     print(
+        f"prices    {settings.start_date} .. {backfill_end}: {prices['trading_days']} partitions, "
+        f"{prices['dagster/row_count']:,} rows (one run)"
+    )
+    print(
         f"backfill  {start} .. {backfill_end}: {history['trading_days']} partitions, "
-        f"{history['dagster/row_count']:,} contracts, {prices['dagster/row_count']:,} price rows "
-        f"in {backfill_seconds:.1f} s (one run)"
+        f"{history['dagster/row_count']:,} contracts archived, {technicals['dagster/row_count']:,} technicals rows "
+        f"({technicals['warmup_sessions']}-session warm-up); {backfill_seconds:.1f} s with the prices"
     )
     print(
         f"daily run {end}: live options_chain archived in-warehouse, {today['dagster/row_count']:,} contracts "
@@ -93,6 +96,11 @@ def main(argv: list[str] | None = None) -> None:
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     event = result.asset_materializations_for_node(asset)[0]
     return {key: value.value for key, value in event.metadata.items()}
+
+
+def _range_tags(start, end) -> dict:
+    """A single run over a partition range, as a single-run backfill launches it."""
+    return {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
     done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.demo", "--days", "4"], **demo_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "3 partitions" in done.stdout
-    assert "asset checks: 22/22 passed" in done.stdout
+    assert "asset checks: 24/24 passed" in done.stdout
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
         days = wh.connection.execute(
             "SELECT COUNT(DISTINCT snapshot_date) FROM rl_assets.options_chain_history"
@@ -232,9 +232,14 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
             "SELECT COUNT(*) = COUNT(DISTINCT (snapshot_date, contract_symbol)) FROM rl_assets.options_chain_history"
         ).fetchone()[0]
     assert days == 4 and keys
+    with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
+        technicals_days = wh.connection.execute(
+            "SELECT COUNT(DISTINCT date) FROM rl_assets.technicals_history"
+        ).fetchone()[0]
+    assert technicals_days == 4
     # Dagster recorded the runs in the instance, where the UI reads them.
     runs = run_with_instance(tmp_path, [DAGSTER_CLI, "run", "list"], **demo_env)
-    assert runs.stdout.count("Run: ") == 2, runs.stdout + runs.stderr
+    assert runs.stdout.count("Run: ") == 3, runs.stdout + runs.stderr  # prices, backfill, daily
 
 
 def test_checks_run_on_their_own_check_the_newest_archived_day(resources, duckdb_path, market):

@@ -11,7 +11,12 @@ import pandas as pd
 
 from rl_assets.warehouse import sql
 
-CREATE_STATEMENTS = ["create_options_chain", "create_options_chain_history", "create_price_data"]
+CREATE_STATEMENTS = [
+    "create_options_chain",
+    "create_options_chain_history",
+    "create_price_data",
+    "create_technicals_history",
+]
 
 
 class DuckDBBackend:

@@ -1,0 +1,5 @@
+-- Daily bars of every ticker over a window (a partition range plus its warm-up), for the technicals.
+SELECT ticker, date, open, high, low, close, volume
+FROM price_data
+WHERE date BETWEEN @start_date AND @end_date
+ORDER BY ticker, date
