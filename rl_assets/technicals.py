@@ -6,12 +6,14 @@ TA-Lib when it is installed. Every value on a row uses that ticker's rows up to 
 row's date, nothing later.
 
 How the work is split, for speed over a whole market:
-- rolling-window indicators (SMAs, Bollinger bands, returns, volatility, volume ratio) are
-  computed once over all tickers stacked end to end, then each ticker's first window-1 rows are
-  blanked, which makes them exactly the per-ticker values;
-- recursive indicators (RSI, MACD, ATR, ADX) carry state from each series' start, so they are
-  computed per ticker. ADX calls the TA-Lib function pandas-ta wraps, because pandas-ta's adx runs
-  a Python-level apply per bar (about 1 ms per ticker, more than everything else together).
+- returns are row-wise ratios, computed once over all tickers stacked end to end, then blanked
+  where they would reach back into the previous ticker;
+- everything with a window or a recursion (SMAs, Bollinger bands, volatility, volume ratio, RSI,
+  MACD, ATR, ADX) is computed per ticker over its own rows only. Rolling sums over the stacked
+  series would be faster but carry float round-off from one ticker into the next, so a row's
+  last digits would depend on other tickers' rows, later ones included. The SMAs, bands and ADX
+  call the TA-Lib functions pandas-ta wraps, on numpy slices: pandas-ta's per-call Series
+  overhead (and, for adx, a Python-level apply per bar, about 1 ms per ticker) would dominate.
 
 Rows are observations: a ticker with a missing day simply has one row fewer, and periods count
 rows, as TA-Lib does on a series. A ticker that starts trading mid-range has NaN values until it
@@ -110,29 +112,29 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
         return values
 
     out = pd.DataFrame({"ticker": tickers, "date": dates, "close": close})
-    stacked_close, stacked_volume = pd.Series(close), pd.Series(volume)
 
-    # Rolling windows over the stacked series, blanked where they cross a ticker boundary.
-    for length in (20, 50, 200):
-        out[f"sma_{length}"] = own_window(ta.sma(stacked_close, length=length), length)
-    bands = ta.bbands(stacked_close, length=20, lower_std=2.0, upper_std=2.0, ddof=0)
-    out["bb_lower"] = own_window(bands.iloc[:, 0], 20)
-    out["bb_middle"] = own_window(bands.iloc[:, 1], 20)
-    out["bb_upper"] = own_window(bands.iloc[:, 2], 20)
+    # Returns are row-wise ratios: computed over the stacked series, blanked across ticker starts.
     for lag in (1, 5, 20):
-        out[f"ret_{lag}d"] = own_window(np.r_[np.full(lag, np.nan), close[lag:] / close[:-lag] - 1.0], lag + 1)
+        lagged = np.r_[np.full(lag, np.nan), close][: len(close)]  # close `lag` rows earlier
+        out[f"ret_{lag}d"] = own_window(close / lagged - 1.0, lag + 1)
     log_return = own_window(np.r_[np.nan, np.log(close[1:] / close[:-1])], 2)
-    out["realized_vol_20"] = own_window(
-        pd.Series(log_return).rolling(20).std(ddof=1).to_numpy() * np.sqrt(SESSIONS_PER_YEAR), 21
-    )
-    average_volume = own_window(ta.sma(stacked_volume, length=20), 20)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["volume_ratio_20"] = np.where(average_volume > 0, volume / average_volume, np.nan)
 
-    # Recursive indicators, per ticker.
+    # Windows and recursions, per ticker over its own rows. (Rolling sums over all tickers stacked
+    # end to end would carry float round-off from one ticker into the next, so a row's last bits
+    # would depend on other tickers' rows, later ones included.)
+    sma = {length: np.full(len(frame), np.nan) for length in (20, 50, 200)}
+    bb_upper, bb_middle, bb_lower, average_volume, variance = (np.full(len(frame), np.nan) for _ in range(5))
     rsi, macd, signal, hist, atr, adx = (np.full(len(frame), np.nan) for _ in range(6))
     for start, end in zip(starts, ends, strict=True):
         rows = slice(start, end)
+        for length in (20, 50, 200):
+            sma[length][rows] = talib.SMA(close[rows], timeperiod=length)
+        bb_upper[rows], bb_middle[rows], bb_lower[rows] = talib.BBANDS(
+            close[rows], timeperiod=20, nbdevup=2.0, nbdevdn=2.0, matype=0
+        )  # matype 0: simple moving average; TA-Lib's bands use the population stdev
+        average_volume[rows] = talib.SMA(volume[rows], timeperiod=20)
+        if end - start > 20:  # TA-Lib's VAR is the population variance of the last 20 log returns
+            variance[start + 1 : end] = talib.VAR(log_return[start + 1 : end], timeperiod=20) * (20 / 19)
         c, h, lo = pd.Series(close[rows]), pd.Series(high[rows]), pd.Series(low[rows])
         if (values := ta.rsi(c, length=14)) is not None:
             rsi[rows] = values.to_numpy()
@@ -140,8 +142,14 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
             macd[rows], hist[rows], signal[rows] = values.to_numpy().T  # MACD, MACDh, MACDs
         if (values := ta.atr(h, lo, c, length=14)) is not None:
             atr[rows] = values.to_numpy()
-        if end - start > 28:  # TA-Lib's ADX(14) needs 2 x 14 rows before its first value
+        if end - start >= 28:  # TA-Lib's ADX(14) needs 2 x 14 rows for its first value
             adx[rows] = talib.ADX(high[rows], low[rows], close[rows], timeperiod=14)
+    for length in (20, 50, 200):
+        out[f"sma_{length}"] = sma[length]
+    out["bb_upper"], out["bb_middle"], out["bb_lower"] = bb_upper, bb_middle, bb_lower
+    out["realized_vol_20"] = np.sqrt(np.maximum(variance, 0.0) * SESSIONS_PER_YEAR)  # sample stdev, ddof=1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["volume_ratio_20"] = np.where(average_volume > 0, volume / average_volume, np.nan)
     out["rsi_14"], out["macd"], out["macd_signal"], out["macd_hist"] = rsi, macd, signal, hist
     out["atr_14"], out["adx_14"] = atr, adx
 

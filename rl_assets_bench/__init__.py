@@ -30,6 +30,7 @@ SCALES = ("small", "full")
 
 BENCHMARKS: dict[str, str] = {
     "archive": "rl_assets_bench.archive:run",
+    "technicals": "rl_assets_bench.technicals:run",
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
