@@ -119,22 +119,44 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
         out[f"ret_{lag}d"] = own_window(close / lagged - 1.0, lag + 1)
     log_return = own_window(np.r_[np.nan, np.log(close[1:] / close[:-1])], 2)
 
-    # Windows and recursions, per ticker over its own rows. (Rolling sums over all tickers stacked
-    # end to end would carry float round-off from one ticker into the next, so a row's last bits
-    # would depend on other tickers' rows, later ones included.)
-    sma = {length: np.full(len(frame), np.nan) for length in (20, 50, 200)}
-    bb_upper, bb_middle, bb_lower, average_volume, variance = (np.full(len(frame), np.nan) for _ in range(5))
+    # Rolling windows on a (ticker x row-within-ticker) panel: each ticker's running sums start
+    # from its own first row, so a value never depends on another ticker's rows (summing over all
+    # tickers stacked end to end would carry float round-off from one ticker into the next).
+    ticker_index = np.repeat(np.arange(len(starts)), ends - starts)
+
+    def rolling(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and population variance over each row's last `window` rows of its own ticker
+        (NaN until the window is full or while it holds a NaN)."""
+        panel = np.zeros((len(starts), int((ends - starts).max()) + 1))
+        valid, squares = np.zeros_like(panel), np.zeros_like(panel)
+        finite = np.isfinite(values)
+        # Sums of deviations from each ticker's first value keep the variance's cancellation small.
+        first = np.nan_to_num(values[starts])  # (log returns start with NaN: no shift, they are small)
+        deviation = np.where(finite, values - first[ticker_index], 0.0)
+        panel[ticker_index, position + 1] = deviation
+        valid[ticker_index, position + 1] = finite
+        squares[ticker_index, position + 1] = deviation**2
+        sums = []
+        for cumulative in (np.cumsum(panel, axis=1), np.cumsum(squares, axis=1), np.cumsum(valid, axis=1)):
+            windowed = np.full_like(cumulative, np.nan)
+            windowed[:, window:] = cumulative[:, window:] - cumulative[:, :-window]
+            sums.append(windowed[ticker_index, position + 1])
+        total, total_squares, count = sums
+        full = count == window
+        mean_deviation = np.where(full, total / window, np.nan)
+        variance = np.where(full, np.maximum(total_squares / window - mean_deviation**2, 0.0), np.nan)
+        return mean_deviation + first[ticker_index], variance
+
+    sma = {length: rolling(close, length)[0] for length in (20, 50, 200)}
+    bb_middle, bb_variance = rolling(close, 20)
+    bb_upper, bb_lower = bb_middle + 2.0 * np.sqrt(bb_variance), bb_middle - 2.0 * np.sqrt(bb_variance)
+    average_volume = rolling(volume, 20)[0]
+    variance = rolling(log_return, 20)[1] * (20 / 19)  # sample variance (ddof=1) of 20 log returns
+
+    # Recursive indicators, per ticker: their state runs from each series' first row.
     rsi, macd, signal, hist, atr, adx = (np.full(len(frame), np.nan) for _ in range(6))
     for start, end in zip(starts, ends, strict=True):
         rows = slice(start, end)
-        for length in (20, 50, 200):
-            sma[length][rows] = talib.SMA(close[rows], timeperiod=length)
-        bb_upper[rows], bb_middle[rows], bb_lower[rows] = talib.BBANDS(
-            close[rows], timeperiod=20, nbdevup=2.0, nbdevdn=2.0, matype=0
-        )  # matype 0: simple moving average; TA-Lib's bands use the population stdev
-        average_volume[rows] = talib.SMA(volume[rows], timeperiod=20)
-        if end - start > 20:  # TA-Lib's VAR is the population variance of the last 20 log returns
-            variance[start + 1 : end] = talib.VAR(log_return[start + 1 : end], timeperiod=20) * (20 / 19)
         c, h, lo = pd.Series(close[rows]), pd.Series(high[rows]), pd.Series(low[rows])
         if (values := ta.rsi(c, length=14)) is not None:
             rsi[rows] = values.to_numpy()
