@@ -8,12 +8,13 @@ row's date, nothing later.
 How the work is split, for speed over a whole market:
 - returns are row-wise ratios, computed once over all tickers stacked end to end, then blanked
   where they would reach back into the previous ticker;
-- everything with a window or a recursion (SMAs, Bollinger bands, volatility, volume ratio, RSI,
-  MACD, ATR, ADX) is computed per ticker over its own rows only. Rolling sums over the stacked
-  series would be faster but carry float round-off from one ticker into the next, so a row's
-  last digits would depend on other tickers' rows, later ones included. The SMAs, bands and ADX
-  call the TA-Lib functions pandas-ta wraps, on numpy slices: pandas-ta's per-call Series
-  overhead (and, for adx, a Python-level apply per bar, about 1 ms per ticker) would dominate.
+- rolling windows (SMAs, Bollinger bands, volatility, volume average) come from cumulative sums
+  on a ticker x row panel, each ticker's sums starting from its own first row: summing over the
+  stacked series would carry float round-off from one ticker into the next, so a row's last
+  digits would depend on other tickers' rows, later ones included;
+- recursive indicators (RSI, MACD, ATR, ADX) run per ticker over its own rows, through pandas-ta
+  (TA-Lib underneath). ADX calls the TA-Lib function pandas-ta wraps: pandas-ta's adx runs a
+  Python-level apply per bar, about 1 ms per ticker.
 
 Rows are observations: a ticker with a missing day simply has one row fewer, and periods count
 rows, as TA-Lib does on a series. A ticker that starts trading mid-range has NaN values until it

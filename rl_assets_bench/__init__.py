@@ -91,3 +91,35 @@ def markdown_table(results: dict[str, dict]) -> str:
             met_text = "" if met is None else ("yes" if met else "**no**")
             lines.append(f"| {name} | {row['metric']} | {row['value']} | {row.get('target') or ''} | {met_text} |")
     return "\n".join(lines)
+
+
+# ---- measurements taken inside a child process (shared by every benchmark) --------------------
+
+
+def rss_now_mb_rounded() -> float | None:
+    """The child's resident memory now, in MB (None where /proc is missing)."""
+    from rl_assets_bench._child import rss_now_mb
+
+    value = rss_now_mb()
+    return None if value is None else round(value, 1)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads, DuckDB's included)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average() -> float:
+    """The 1-minute load average: how busy the machine was around a timed step."""
+    import os
+
+    return round(os.getloadavg()[0], 2)
+
+
+def cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 1

@@ -33,7 +33,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from rl_assets_bench import REPO_ROOT, fmt_int, median, run_child
+from rl_assets_bench import (
+    REPO_ROOT,
+    cpu_count,
+    cpu_seconds,
+    fmt_int,
+    load_average,
+    median,
+    rss_now_mb_rounded,
+    run_child,
+)
 
 TICKERS = {"small": 300, "full": 5000}
 REPEATS = 5
@@ -50,13 +59,6 @@ _THIS = __name__
 # ---- child-side steps (run in fresh processes; heavy imports stay inside) ----------------------
 
 
-def _rss_now_mb() -> float | None:
-    from rl_assets_bench._child import rss_now_mb
-
-    value = rss_now_mb()
-    return None if value is None else round(value, 1)
-
-
 def _warm_duckdb_python() -> None:
     """Pay the DuckDB Python module's one-off lazy work before a timer starts, on a throwaway
     in-memory database: its first bound parameter imports pandas (over a second when nothing
@@ -70,21 +72,6 @@ def _warm_duckdb_python() -> None:
         scratch.execute(
             "SELECT $d::DATE, $t::TIMESTAMPTZ", {"d": dt.date(2025, 1, 2), "t": dt.datetime.now(dt.UTC)}
         ).fetchall()
-
-
-def _cpu_s() -> float:
-    """User + system CPU seconds of this process so far (all its threads, DuckDB's included)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _load() -> float:
-    """The 1-minute load average: how busy the machine was around a timed step."""
-    import os
-
-    return round(os.getloadavg()[0], 2)
 
 
 def setup(db_path: str, tickers: int, day: str) -> dict:
@@ -247,10 +234,10 @@ def asset_direct(db_path: str, tickers: int, day: str, profile: bool = False) ->
         _install_profiler(events)
     context = dg.build_asset_context(partition_key=day, resources=_resources(db_path, tickers))
     _warm_duckdb_python()
-    baseline, load = _rss_now_mb(), _load()
-    cpu, started = _cpu_s(), time.perf_counter()
+    baseline, load = rss_now_mb_rounded(), load_average()
+    cpu, started = cpu_seconds(), time.perf_counter()
     result = options_chain_history(context, config=ArchiveConfig())
-    finished, cpu = time.perf_counter(), _cpu_s() - cpu
+    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
     out = _timed_run(result.metadata, started, finished, cpu, load, baseline)
     if profile:
         out["breakdown"] = _breakdown(events, started, finished)
@@ -268,12 +255,12 @@ def asset_materialize(db_path: str, tickers: int, day: str) -> dict:
     resources = _resources(db_path, tickers)
     instance = dg.DagsterInstance.ephemeral()
     _warm_duckdb_python()
-    baseline, load = _rss_now_mb(), _load()
-    cpu, started = _cpu_s(), time.perf_counter()
+    baseline, load = rss_now_mb_rounded(), load_average()
+    cpu, started = cpu_seconds(), time.perf_counter()
     result = dg.materialize(
         [options_chain_history, options_chain_history_checks], partition_key=day, resources=resources, instance=instance
     )
-    finished, cpu = time.perf_counter(), _cpu_s() - cpu
+    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
     steps = {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(result.run_id)}
     materialization = result.asset_materializations_for_node("options_chain_history")[0]
     return {
@@ -312,15 +299,15 @@ def bare(db_path: str, day: str) -> dict:
     )
     params = {"snapshot_date": dt.date.fromisoformat(day), "archived_at": dt.datetime.now(dt.UTC)}
     _warm_duckdb_python()
-    baseline, load = _rss_now_mb(), _load()
-    cpu, started = _cpu_s(), time.perf_counter()
+    baseline, load = rss_now_mb_rounded(), load_average()
+    cpu, started = cpu_seconds(), time.perf_counter()
     connection = duckdb.connect(db_path)
     connection.execute("SET TimeZone = 'UTC'")
     connected = time.perf_counter()
     rows = connection.execute(statement, params).fetchall()[0][0]
     inserted = time.perf_counter()
     connection.close()
-    finished, cpu = time.perf_counter(), _cpu_s() - cpu
+    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
     return {
         "seconds": round(finished - started, 4),
         "cpu_s": round(cpu, 4),
@@ -367,12 +354,6 @@ def verify(db_path: str, day: str) -> dict:
         "history_rows_total": int(history_total),
         "same_rows": live == asset == copy and history_total == live[0],
     }
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 # ---- parent side -------------------------------------------------------------------------------
@@ -461,7 +442,7 @@ def summarise(scale, tickers, prepared, runs, checked, profiled, rerun, database
         f"bare {rss['bare']:.0f} MB; RSS after imports, before the timed call: asset {before['asset']:.0f} MB, "
         f"materialize {before['materialize']:.0f} MB, bare {before['bare']:.0f} MB",
         f"  per run (s): asset [{per_run('asset')}], bare [{per_run('bare')}], materialize [{per_run('materialize')}]; "
-        f"1-min load average before the timed steps {min(loads):.2f}..{max(loads):.2f} on {_cpus()} CPUs",
+        f"1-min load average before the timed steps {min(loads):.2f}..{max(loads):.2f} on {cpu_count()} CPUs",
         f"  robustness: ratio of the fastest runs {min_ratio:.2f}; CPU seconds (all threads) asset {asset_cpu:.2f} "
         f"vs bare {bare_cpu:.2f} -> {cpu_ratio:.2f}"
         + (

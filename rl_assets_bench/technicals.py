@@ -40,7 +40,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from rl_assets_bench import REPO_ROOT, fmt_int, median, run_child
+from rl_assets_bench import (
+    REPO_ROOT,
+    cpu_count,
+    cpu_seconds,
+    fmt_int,
+    load_average,
+    median,
+    rss_now_mb_rounded,
+    run_child,
+)
 
 TICKERS = {"small": 300, "full": 5000}
 SESSIONS = 300
@@ -82,27 +91,6 @@ def _load_prices(data_path: str):
 
     with open(data_path, "rb") as f:
         return pickle.load(f)
-
-
-def _rss_now_mb() -> float | None:
-    from rl_assets_bench._child import rss_now_mb
-
-    value = rss_now_mb()
-    return None if value is None else round(value, 1)
-
-
-def _cpu_s() -> float:
-    """User + system CPU seconds of this process so far (all its threads)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _load() -> float:
-    import os
-
-    return round(os.getloadavg()[0], 2)
 
 
 def _technicals_version() -> str:
@@ -154,10 +142,10 @@ def time_compute(data_path: str) -> dict:
     version = _technicals_version()
     prices = _load_prices(data_path)
     compute_technicals(_first_tickers(prices, WARMUP_TICKERS))  # untimed warm-up
-    baseline, load = _rss_now_mb(), _load()
-    cpu, started = _cpu_s(), time.perf_counter()
+    baseline, load = rss_now_mb_rounded(), load_average()
+    cpu, started = cpu_seconds(), time.perf_counter()
     out = compute_technicals(prices)
-    finished, cpu = time.perf_counter(), _cpu_s() - cpu
+    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
     return {
         "seconds": round(finished - started, 4),
         "cpu_s": round(cpu, 4),
@@ -207,10 +195,10 @@ def time_talib(data_path: str) -> dict:
     prices = _load_prices(data_path)
     arrays = _ticker_arrays(prices)
     _talib_loop(talib, arrays[:WARMUP_TICKERS])  # untimed warm-up
-    baseline, load = _rss_now_mb(), _load()
-    cpu, started = _cpu_s(), time.perf_counter()
+    baseline, load = rss_now_mb_rounded(), load_average()
+    cpu, started = cpu_seconds(), time.perf_counter()
     results = _talib_loop(talib, arrays)
-    finished, cpu = time.perf_counter(), _cpu_s() - cpu
+    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
     return {
         "seconds": round(finished - started, 4),
         "cpu_s": round(cpu, 4),
@@ -250,10 +238,10 @@ def time_pandas_ta(data_path: str, use_talib: bool) -> dict:
         warnings.simplefilter("always")
         _pandas_ta_loop(ta, _first_tickers(prices, WARMUP_TICKERS), use_talib)  # untimed warm-up
         warmup_warnings = len(caught)
-        baseline, load = _rss_now_mb(), _load()
-        cpu, started = _cpu_s(), time.perf_counter()
+        baseline, load = rss_now_mb_rounded(), load_average()
+        cpu, started = cpu_seconds(), time.perf_counter()
         results = _pandas_ta_loop(ta, prices, use_talib)
-        finished, cpu = time.perf_counter(), _cpu_s() - cpu
+        finished, cpu = time.perf_counter(), cpu_seconds() - cpu
     return {
         "seconds": round(finished - started, 4),
         "cpu_s": round(cpu, 4),
@@ -318,12 +306,6 @@ def verify(data_path: str) -> dict:
         "max_abs_diff_brief_columns": max(columns[n]["max_abs_diff"] for n in CHECKED_COLUMNS[:6]),
         "equal": equal,
     }
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 # ---- parent side -------------------------------------------------------------------------------
@@ -413,7 +395,7 @@ def summarise(scale, tickers, prepared, runs, checked) -> dict:
         f"  per run (s): compute [{per_run('compute')}], talib [{per_run('talib')}], "
         f"pandas-ta [{per_run('pandas_ta')}], "
         f"native [{per_run('native')}]; 1-min load average before the timed steps {min(loads):.2f}..{max(loads):.2f} "
-        f"on {_cpus()} CPUs",
+        f"on {cpu_count()} CPUs",
         f"  CPU seconds (medians): compute {cpu['compute']:.3f}, talib {cpu['talib']:.3f}, pandas-ta "
         f"{cpu['pandas_ta']:.2f}, native {cpu['native']:.2f} -> CPU ratios compute/talib {cpu_talib_ratio:.1f}, "
         f"native/compute {cpu_speedup_native:.1f}"
