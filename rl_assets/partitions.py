@@ -28,6 +28,16 @@ def trading_day_partitions(start: dt.date) -> dg.TimeWindowPartitionsDefinition:
     )
 
 
+def run_window_metadata(days: list[dt.date], rows: int) -> dict:
+    """The metadata every daily asset reports about the trading days its run covered."""
+    return {
+        "dagster/row_count": rows,
+        "first_date": str(days[0]),
+        "last_date": str(days[-1]),
+        "trading_days": len(days),
+    }
+
+
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading days a run covers: one for a single partition, many for a single-run backfill."""
     key_range = context.partition_key_range

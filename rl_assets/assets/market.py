@@ -10,7 +10,7 @@ from pydantic import Field
 
 from rl_assets import calendar
 from rl_assets.archive import ArchiveRefused, archive_chain, archive_chain_frame, replace_live_chain, write_prices
-from rl_assets.partitions import partition_days, trading_days
+from rl_assets.partitions import partition_days, run_window_metadata, trading_days
 from rl_assets.resources import MarketDataProvider, Warehouse
 
 
@@ -71,10 +71,7 @@ def price_data(
         rows = write_prices(wh, prices, days[0], days[-1])
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
-            "first_date": str(days[0]),
-            "last_date": str(days[-1]),
-            "trading_days": len(days),
+            **run_window_metadata(days, rows),
             "tickers": int(prices["ticker"].nunique()),
             "seconds": round(time.perf_counter() - started, 3),
         },
@@ -118,11 +115,8 @@ def options_chain_history(
     rows = sum(r.rows for r in reports)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
+            **run_window_metadata(days, rows),
             "source": source,
-            "first_date": str(days[0]),
-            "last_date": str(days[-1]),
-            "trading_days": len(days),
             "rows_per_day": dg.MetadataValue.json({str(r.snapshot_date): r.rows for r in reports}),
             "columns_not_archived": dg.MetadataValue.json(extra_columns),
             "archived_at": str(archived_at),

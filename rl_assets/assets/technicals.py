@@ -8,7 +8,7 @@ import pandas as pd
 from rl_assets import calendar
 from rl_assets.archive import replace_date_range
 from rl_assets.assets.market import price_data
-from rl_assets.partitions import partition_days, trading_days
+from rl_assets.partitions import partition_days, run_window_metadata, trading_days
 from rl_assets.resources import Warehouse
 from rl_assets.technicals import WARMUP_SESSIONS, compute_technicals, prepare_prices
 
@@ -58,10 +58,7 @@ def technicals_history(context: dg.AssetExecutionContext, warehouse: Warehouse) 
         context.log.warning(f"skipped {len(skipped)} ticker(s) with bad price rows: {skipped}")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
-            "first_date": str(days[0]),
-            "last_date": str(days[-1]),
-            "trading_days": len(days),
+            **run_window_metadata(days, rows),
             "tickers_computed": int(in_run["ticker"].nunique()),
             "tickers_skipped": dg.MetadataValue.json(skipped),
             "warmup_sessions": WARMUP_SESSIONS,
