@@ -123,3 +123,19 @@ def cpu_count() -> int:
     import os
 
     return os.cpu_count() or 1
+
+
+def timed_call(function, *args, **kwargs):
+    """Call `function` once, timed: (its result, seconds, CPU seconds, load and RSS before)."""
+    import time
+
+    baseline, load = rss_now_mb_rounded(), load_average()
+    cpu, started = cpu_seconds(), time.perf_counter()
+    result = function(*args, **kwargs)
+    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
+    return result, {
+        "seconds": round(finished - started, 4),
+        "cpu_s": round(cpu, 4),
+        "load_before": load,
+        "rss_before_mb": baseline,
+    }

@@ -43,12 +43,10 @@ from pathlib import Path
 from rl_assets_bench import (
     REPO_ROOT,
     cpu_count,
-    cpu_seconds,
     fmt_int,
-    load_average,
     median,
-    rss_now_mb_rounded,
     run_child,
+    timed_call,
 )
 
 TICKERS = {"small": 300, "full": 5000}
@@ -142,15 +140,9 @@ def time_compute(data_path: str) -> dict:
     version = _technicals_version()
     prices = _load_prices(data_path)
     compute_technicals(_first_tickers(prices, WARMUP_TICKERS))  # untimed warm-up
-    baseline, load = rss_now_mb_rounded(), load_average()
-    cpu, started = cpu_seconds(), time.perf_counter()
-    out = compute_technicals(prices)
-    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
+    out, timing = timed_call(compute_technicals, prices)
     return {
-        "seconds": round(finished - started, 4),
-        "cpu_s": round(cpu, 4),
-        "load_before": load,
-        "rss_before_mb": baseline,
+        **timing,
         "rows_in": len(prices),
         "technicals_version": version,
         "rows_out": len(out),
@@ -195,15 +187,9 @@ def time_talib(data_path: str) -> dict:
     prices = _load_prices(data_path)
     arrays = _ticker_arrays(prices)
     _talib_loop(talib, arrays[:WARMUP_TICKERS])  # untimed warm-up
-    baseline, load = rss_now_mb_rounded(), load_average()
-    cpu, started = cpu_seconds(), time.perf_counter()
-    results = _talib_loop(talib, arrays)
-    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
+    results, timing = timed_call(_talib_loop, talib, arrays)
     return {
-        "seconds": round(finished - started, 4),
-        "cpu_s": round(cpu, 4),
-        "load_before": load,
-        "rss_before_mb": baseline,
+        **timing,
         "tickers": len(results),
     }
 
@@ -238,15 +224,9 @@ def time_pandas_ta(data_path: str, use_talib: bool) -> dict:
         warnings.simplefilter("always")
         _pandas_ta_loop(ta, _first_tickers(prices, WARMUP_TICKERS), use_talib)  # untimed warm-up
         warmup_warnings = len(caught)
-        baseline, load = rss_now_mb_rounded(), load_average()
-        cpu, started = cpu_seconds(), time.perf_counter()
-        results = _pandas_ta_loop(ta, prices, use_talib)
-        finished, cpu = time.perf_counter(), cpu_seconds() - cpu
+        results, timing = timed_call(_pandas_ta_loop, ta, prices, use_talib)
     return {
-        "seconds": round(finished - started, 4),
-        "cpu_s": round(cpu, 4),
-        "load_before": load,
-        "rss_before_mb": baseline,
+        **timing,
         "tickers": len(results),
         "warnings_in_timed_loop": len(caught) - warmup_warnings,
         "warning_kinds": sorted({f"{w.category.__name__}: {str(w.message)[:120]}" for w in caught})[:5],
