@@ -12,16 +12,15 @@ import warnings
 import dagster as dg
 import pandas as pd
 
-# The demo uses BackfillPolicy and partitioned asset checks on purpose; their beta/preview
-# notices would drown the summary.
+# The demo uses BackfillPolicy (beta) on purpose; its notices would drown the summary.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from rl_assets import calendar  # noqa: E402
 from rl_assets.assets.checks import options_chain_history_checks, price_data_checks  # noqa: E402
 from rl_assets.assets.market import options_chain, options_chain_history, price_data  # noqa: E402
 from rl_assets.assets.technicals import technicals_history  # noqa: E402
 from rl_assets.definitions import defs  # noqa: E402
+from rl_assets.partitions import range_run_tags  # noqa: E402
 from rl_assets.settings import Settings  # noqa: E402
 
 
@@ -48,12 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     # 1. Prices from the first partition on: the technicals' warm-up reads them (one run).
     prices_run = dg.materialize(
         [price_data, price_data_checks], instance=instance, resources=resources, run_config=quiet,
-        tags=_range_tags(settings.start_date, backfill_end),
+        tags=range_run_tags(settings.start_date, backfill_end),
     )  # fmt: skip
     # 2. The history: one single-run backfill over the past days, each day's chain from the provider.
     backfill = dg.materialize(
         [options_chain_history, technicals_history, options_chain_history_checks],
-        instance=instance, resources=resources, run_config=quiet, tags=_range_tags(start, backfill_end),
+        instance=instance, resources=resources, run_config=quiet, tags=range_run_tags(start, backfill_end),
     )  # fmt: skip
     backfill_seconds = time.perf_counter() - started
 
@@ -96,11 +95,6 @@ def main(argv: list[str] | None = None) -> None:
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     event = result.asset_materializations_for_node(asset)[0]
     return {key: value.value for key, value in event.metadata.items()}
-
-
-def _range_tags(start, end) -> dict:
-    """A single run over a partition range, as a single-run backfill launches it."""
-    return {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
 
 
 if __name__ == "__main__":

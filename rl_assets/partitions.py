@@ -38,6 +38,11 @@ def run_window_metadata(days: list[dt.date], rows: int) -> dict:
     }
 
 
+def range_run_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    """Run tags for one run over a partition range, as a single-run backfill launches it."""
+    return {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
+
+
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading days a run covers: one for a single partition, many for a single-run backfill."""
     key_range = context.partition_key_range

@@ -13,6 +13,7 @@ import pytest
 from rl_assets.archive import replace_live_chain
 from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
+from rl_assets.partitions import range_run_tags
 from rl_assets.resources import SyntheticMarketProvider
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.conftest import DAY, NEXT_DAY
@@ -21,10 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 RANGE_START = dt.date(2026, 11, 16)
 HISTORY = [options_chain_history, options_chain_history_checks]
 PRICES = [price_data, price_data_checks]
-
-
-def range_tags(start: dt.date, end: dt.date) -> dict:
-    return {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
 
 
 def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -90,7 +87,7 @@ def test_rerunning_a_partition_never_duplicates(resources, duckdb_path):
 
 
 def test_a_backfill_is_one_run_taking_each_day_from_the_provider(resources, duckdb_path, market):
-    result = dg.materialize([*PRICES, *HISTORY], resources=resources, tags=range_tags(RANGE_START, DAY))
+    result = dg.materialize([*PRICES, *HISTORY], resources=resources, tags=range_run_tags(RANGE_START, DAY))
     assert result.success
     days = [dt.date(2026, 11, d) for d in (16, 17, 18, 19, 20)]
     assert history_counts(duckdb_path) == {d: len(market.chain(d)) for d in days}
@@ -243,7 +240,7 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
 
 
 def test_checks_run_on_their_own_check_the_newest_archived_day(resources, duckdb_path, market):
-    assert dg.materialize([*PRICES, *HISTORY], resources=resources, tags=range_tags(RANGE_START, DAY)).success
+    assert dg.materialize([*PRICES, *HISTORY], resources=resources, tags=range_run_tags(RANGE_START, DAY)).success
     with open_duckdb(duckdb_path, "rl_test") as wh:  # corrupt the newest day only
         wh.connection.execute(
             "UPDATE rl_test.options_chain_history SET bid = ask + 1 WHERE snapshot_date = ? AND strike = "

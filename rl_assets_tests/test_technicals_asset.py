@@ -9,6 +9,7 @@ import pytest
 
 from rl_assets.assets.market import price_data
 from rl_assets.assets.technicals import technicals_history
+from rl_assets.partitions import range_run_tags
 from rl_assets.resources import SyntheticMarketProvider
 from rl_assets.schema import TECHNICALS_COLUMNS
 from rl_assets.technicals import compute_technicals
@@ -20,10 +21,6 @@ RANGE_START = dt.date(2026, 11, 16)
 NUMERIC = [c for c in TECHNICALS_COLUMNS if c not in ("ticker", "date", "above_sma_50", "above_sma_200")]
 
 
-def range_tags(start, end) -> dict:
-    return {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
-
-
 def stored(duckdb_path: str) -> pd.DataFrame:
     with open_duckdb(duckdb_path, "rl_test") as wh:
         frame = wh.connection.execute("SELECT * FROM rl_test.technicals_history ORDER BY ticker, date").df()
@@ -33,12 +30,12 @@ def stored(duckdb_path: str) -> pd.DataFrame:
 
 @pytest.fixture
 def prices_loaded(resources):
-    assert dg.materialize([price_data], resources=resources, tags=range_tags(HISTORY_START, DAY)).success
+    assert dg.materialize([price_data], resources=resources, tags=range_run_tags(HISTORY_START, DAY)).success
     return resources
 
 
 def test_a_backfill_writes_each_day_with_full_history_values(prices_loaded, duckdb_path, market):
-    result = dg.materialize([technicals_history], resources=prices_loaded, tags=range_tags(RANGE_START, DAY))
+    result = dg.materialize([technicals_history], resources=prices_loaded, tags=range_run_tags(RANGE_START, DAY))
     assert result.success
     ours = stored(duckdb_path)
     assert len(ours) == 5 * SMALL_UNIVERSE and not ours.duplicated(["ticker", "date"]).any()
@@ -54,7 +51,7 @@ def test_a_backfill_writes_each_day_with_full_history_values(prices_loaded, duck
 
 
 def test_one_partition_equals_the_backfill_and_reruns_replace(prices_loaded, duckdb_path):
-    assert dg.materialize([technicals_history], resources=prices_loaded, tags=range_tags(RANGE_START, DAY)).success
+    assert dg.materialize([technicals_history], resources=prices_loaded, tags=range_run_tags(RANGE_START, DAY)).success
     backfilled = stored(duckdb_path)
     for _ in range(2):
         assert dg.materialize([technicals_history], resources=prices_loaded, partition_key=str(DAY)).success
@@ -75,7 +72,7 @@ class OneBadTicker(SyntheticMarketProvider):
 
 def test_a_bad_ticker_is_skipped_named_and_warned_while_others_are_computed(resources, duckdb_path):
     bad = {**resources, "market": OneBadTicker(seed=11, universe=SMALL_UNIVERSE)}
-    assert dg.materialize([price_data], resources=bad, tags=range_tags(HISTORY_START, DAY)).success
+    assert dg.materialize([price_data], resources=bad, tags=range_run_tags(HISTORY_START, DAY)).success
     result = dg.materialize([technicals_history], resources=bad, partition_key=str(DAY))
     assert result.success
     bad_ticker = bad["market"].tickers()[0]
