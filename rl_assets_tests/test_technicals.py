@@ -220,7 +220,39 @@ def test_goog_stacked_with_other_tickers_matches_talib_per_ticker():
 
 
 # --------------------------------------------------------------------------------------------
-# 2. pandas-ta's own code (talib=False) against TA-Lib
+# 2. pandas-ta's default (TA-Lib-backed) path against ours
+
+
+def test_equals_pandas_ta_default_path():
+    """compute_technicals calls the TA-Lib functions pandas-ta dispatches to; going through
+    pandas-ta (talib=True, its default) must give the very same numbers, per ticker, also for a
+    ticker with too few rows for some indicators (pandas-ta then returns None)."""
+    bars = pd.concat([goog().iloc[:600], goog().iloc[:20].assign(ticker="NEWCO")], ignore_index=True)
+    ours = compute_technicals(bars)
+    for ticker, group in bars.groupby("ticker"):
+        c, h, lo = (group[k].astype(float).reset_index(drop=True) for k in ("close", "high", "low"))
+        out = bars_of(ours, ticker)
+        macd = ta.macd(c, fast=12, slow=26, signal=9)  # columns MACD, MACDh, MACDs
+        adx = ta.adx(h, lo, c, length=14)
+        expected = {
+            "rsi_14": ta.rsi(c, length=14),
+            "macd": None if macd is None else macd.iloc[:, 0],
+            "macd_hist": None if macd is None else macd.iloc[:, 1],
+            "macd_signal": None if macd is None else macd.iloc[:, 2],
+            "atr_14": ta.atr(h, lo, c, length=14),
+            "adx_14": None if adx is None else adx.iloc[:, 0],
+        }
+        for column, values in expected.items():
+            reference = np.full(len(group), np.nan) if values is None else values.to_numpy(float)
+            if column == "adx_14":  # pandas-ta's adx has no TA-Lib path: its own code, equal once warmed up
+                np.testing.assert_allclose(out[column][300:], reference[300:], rtol=TOLERANCE, err_msg=ticker)
+                continue
+            np.testing.assert_array_equal(out[column], reference, err_msg=f"{ticker} {column}")
+        assert ticker != "NEWCO" or out["macd"].isna().all()  # 20 rows: MACD(12, 26, 9) has no value yet
+
+
+# --------------------------------------------------------------------------------------------
+# 3. pandas-ta's own code (talib=False) against TA-Lib
 
 
 def test_pandas_ta_native_agrees_with_talib_only_after_warmup():
@@ -263,7 +295,7 @@ def test_pandas_ta_native_agrees_with_talib_only_after_warmup():
 
 
 # --------------------------------------------------------------------------------------------
-# 3. Synthetic market against TA-Lib
+# 4. Synthetic market against TA-Lib
 
 
 def test_synthetic_market_matches_talib():
@@ -275,7 +307,7 @@ def test_synthetic_market_matches_talib():
 
 
 # --------------------------------------------------------------------------------------------
-# 4. A partition from its look-back window equals the whole history
+# 5. A partition from its look-back window equals the whole history
 
 
 def _history_with_irregular_tickers() -> pd.DataFrame:
@@ -310,7 +342,7 @@ def test_lookback_window_gives_the_full_history_values():
 
 
 # --------------------------------------------------------------------------------------------
-# 5. Point in time
+# 6. Point in time
 
 
 def test_rows_after_a_date_never_change_rows_up_to_it():
@@ -349,7 +381,7 @@ def test_rows_after_a_date_never_change_rows_up_to_it():
 
 
 # --------------------------------------------------------------------------------------------
-# 6. Shape, order, columns, dtypes
+# 7. Shape, order, columns, dtypes
 
 
 def test_one_sorted_row_per_input_row_with_the_contract_columns():
@@ -385,7 +417,7 @@ def test_empty_input_gives_an_empty_frame_with_the_columns():
 
 
 # --------------------------------------------------------------------------------------------
-# 7. Bad input
+# 8. Bad input
 
 
 @pytest.fixture

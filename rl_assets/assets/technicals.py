@@ -29,7 +29,7 @@ EVERY_TICKER_COMPUTED = dg.AssetCheckSpec(
 )
 def technicals_history(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Technical indicators per ticker and NYSE trading day (RSI, MACD, SMAs, Bollinger bands, ATR,
-    ADX, returns, realised volatility, volume ratio; TA-Lib definitions via pandas-ta). Each day
+    ADX, returns, realised volatility, volume ratio; TA-Lib's definitions, as pandas-ta uses them). Each day
     uses price_data up to that day only, read with a warm-up window before the run's first day; a
     backfill computes each ticker's series once. A ticker with bad price rows is skipped and named,
     never failing the others."""
