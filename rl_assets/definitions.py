@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
+from rl_assets.assets.checks import options_chain_history_checks, price_data_checks, rl_dataset_checks, rl_state_checks
+from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
 from rl_assets.assets.technicals import technicals_history
 from rl_assets.resources import MarketDataProvider, SyntheticMarketProvider, Warehouse
@@ -31,9 +32,15 @@ archive_job = dg.define_asset_job(
     description="Prices, the chain archive and technicals for a trading day or a range of them (one run).",
 )
 
+dataset_job = dg.define_asset_job(
+    "dataset_job",
+    selection=dg.AssetSelection.assets(rl_state, rl_dataset),
+    description="rl_state and rl_dataset for a trading day or a range (rl_dataset needs T+3's snapshot).",
+)
+
 defs = dg.Definitions(
-    assets=[options_chain, price_data, options_chain_history, technicals_history],
-    asset_checks=[price_data_checks, options_chain_history_checks],
-    jobs=[archive_job],
+    assets=[options_chain, price_data, options_chain_history, technicals_history, rl_state, rl_dataset],
+    asset_checks=[price_data_checks, options_chain_history_checks, rl_state_checks, rl_dataset_checks],
+    jobs=[archive_job, dataset_job],
     resources=build_resources(Settings.from_env()),
 )

@@ -1,4 +1,5 @@
-"""`make demo`: from nothing, archive ~60 trading days on the embedded default and summarise.
+"""`make demo`: from nothing, archive ~60 trading days on the embedded default, build the RL
+state and dataset, and summarise.
 
 Runs go to the Dagster instance in DAGSTER_HOME, so `make ui` shows them afterwards.
 """
@@ -16,11 +17,18 @@ import pandas as pd
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from rl_assets import calendar  # noqa: E402
-from rl_assets.assets.checks import options_chain_history_checks, price_data_checks  # noqa: E402
+from rl_assets.assets.checks import (  # noqa: E402
+    options_chain_history_checks,
+    price_data_checks,
+    rl_dataset_checks,
+    rl_state_checks,
+)
+from rl_assets.assets.dataset import rl_dataset, rl_state  # noqa: E402
 from rl_assets.assets.market import options_chain, options_chain_history, price_data  # noqa: E402
 from rl_assets.assets.technicals import technicals_history  # noqa: E402
 from rl_assets.definitions import defs  # noqa: E402
 from rl_assets.partitions import range_run_tags  # noqa: E402
+from rl_assets.reward import HORIZON_DAYS  # noqa: E402
 from rl_assets.settings import Settings  # noqa: E402
 
 
@@ -28,8 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=60, help="trading days to materialise (default 60)")
     args = parser.parse_args(argv)
-    if args.days < 2:
-        parser.error("--days must be at least 2")
+    if args.days < HORIZON_DAYS + 2:
+        parser.error(
+            f"--days must be at least {HORIZON_DAYS + 2} (labels need the {HORIZON_DAYS} sessions after a day)"
+        )
 
     settings = Settings.from_env()
     end = calendar.latest_closed_session(pd.Timestamp.now(tz="UTC"))
@@ -49,26 +59,41 @@ def main(argv: list[str] | None = None) -> None:
         [price_data, price_data_checks], instance=instance, resources=resources, run_config=quiet,
         tags=range_run_tags(settings.start_date, backfill_end),
     )  # fmt: skip
-    # 2. The history: one single-run backfill over the past days, each day's chain from the provider.
+    # 2. The history: one single-run backfill over the past days, each day's chain from the provider,
+    #    with the RL state of each day.
     backfill = dg.materialize(
-        [options_chain_history, technicals_history, options_chain_history_checks],
+        [options_chain_history, technicals_history, rl_state, options_chain_history_checks, rl_state_checks],
         instance=instance, resources=resources, run_config=quiet, tags=range_run_tags(start, backfill_end),
     )  # fmt: skip
     backfill_seconds = time.perf_counter() - started
 
-    # 3. The daily sidecar run for the newest session: load the live table, archive it in-warehouse.
+    # 3. The daily sidecar run for the newest session: load the live table, archive it in-warehouse,
+    #    and the day's technicals and RL state.
     daily_started = time.perf_counter()
     daily = dg.materialize(
-        [options_chain, price_data, options_chain_history, technicals_history, price_data_checks, options_chain_history_checks],
+        [options_chain, price_data, options_chain_history, technicals_history, rl_state,
+         price_data_checks, options_chain_history_checks, rl_state_checks],
         instance=instance, resources=resources, run_config=quiet, partition_key=str(end),
     )  # fmt: skip
     daily_seconds = time.perf_counter() - daily_started
+
+    # 4. Labels for every day whose next three sessions have landed (one run).
+    dataset_started = time.perf_counter()
+    labelled_end = calendar.shift_trading_days(end, -HORIZON_DAYS)
+    dataset = dg.materialize(
+        [rl_state, rl_dataset, rl_dataset_checks],
+        instance=instance, resources=resources, run_config=quiet, tags=range_run_tags(start, labelled_end),
+        selection=dg.AssetSelection.assets(rl_dataset),
+    )  # fmt: skip
+    dataset_seconds = time.perf_counter() - dataset_started
 
     history = _metadata(backfill, "options_chain_history")
     technicals = _metadata(backfill, "technicals_history")
     prices = _metadata(prices_run, "price_data")
     today = _metadata(daily, "options_chain_history")
-    runs = (prices_run, backfill, daily)
+    labels = _metadata(dataset, "rl_dataset")
+    state = _metadata(backfill, "rl_state")
+    runs = (prices_run, backfill, daily, dataset)
     checks = [(e.check_name, e.passed) for result in runs for e in result.get_asset_check_evaluations()]
     failed = sorted({name for name, passed in checks if not passed})
     print()
@@ -84,6 +109,15 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"daily run {end}: live options_chain archived in-warehouse, {today['dagster/row_count']:,} contracts "
         f"in {daily_seconds:.1f} s"
+    )
+    print(
+        f"rl_state  {start} .. {backfill_end}: {state['dagster/row_count']:,} candidate contracts with their "
+        f"underlying's technicals"
+    )
+    print(
+        f"rl_dataset {start} .. {labelled_end}: {labels['dagster/row_count']:,} rows, "
+        f"hit_50 base rate {labels['hit_50_base_rate']:.1%}, mean reward {labels['mean_reward']:+.1%}, "
+        f"exits {labels['exits']}; {dataset_seconds:.1f} s"
     )
     print(
         f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -180,3 +180,103 @@ def row_count_drop_outcome(row_counts: pd.DataFrame, date_column: str, days: Seq
         ),
         metadata={"drops": drops},
     )
+
+
+LABEL_COVERAGE_WARNING = 0.99  # warn when fewer than 99% of a day's candidates have an observable exit
+
+
+def rl_state_outcomes(quality: pd.DataFrame, sources: pd.DataFrame, days: Sequence[dt.date]) -> list[CheckOutcome]:
+    """Rules for rl_state over `days` (sql/rl_state_quality.sql and rl_state_sources.sql)."""
+    outcomes = [
+        _count_rule("unique_key", quality, "snapshot_date", "duplicate_keys", "duplicate (snapshot_date, contract_symbol) rows"),
+        _count_rule(
+            "only_candidates", quality, "snapshot_date", "not_candidates",
+            "rows with bid <= 0, ask <= 0 or expiring by T",
+        ),
+        _count_rule(
+            "no_feature_after_snapshot", quality, "snapshot_date", "stamped_after_snapshot",
+            "rows with a quote or technicals stamped after T",
+        ),
+        replace(
+            _count_rule(
+                "every_candidate_has_technicals", sources, "snapshot_date", "candidates_without_technicals",
+                "candidates left out because their underlying had no technicals that day",
+            ),
+            warn_only=True,
+        ),
+    ]  # fmt: skip
+    missing = _missing_days(quality, "snapshot_date", days)
+    if missing:
+        outcomes = [CheckOutcome(o.name, False, f"no rows on {missing}", o.warn_only, o.metadata) for o in outcomes]
+    return outcomes
+
+
+def rl_dataset_outcomes(
+    quality: pd.DataFrame, expected_label_end: dict[dt.date, dt.date], days: Sequence[dt.date]
+) -> list[CheckOutcome]:
+    """Rules for rl_dataset over `days` (sql/rl_dataset_quality.sql); expected_label_end maps
+    each day to its T+3 session from the exchange calendar."""
+    by_day = {pd.Timestamp(row.snapshot_date).date(): row for row in quality.itertuples()}
+    mismatched = {
+        str(d): {"rl_state": int(r.state_rows), "rl_dataset": int(r.row_count)}
+        for d, r in by_day.items()
+        if r.state_rows != r.row_count
+    }
+    coverage = {
+        str(d): {
+            "candidates": int(r.row_count),
+            "labelled": int(r.labelled),
+            "coverage": round(r.labelled / r.row_count, 6) if r.row_count else None,
+            "hit_50_base_rate": round(r.hits / r.labelled, 6) if r.labelled else None,
+        }
+        for d, r in by_day.items()
+    }
+    low = {d: c for d, c in coverage.items() if c["coverage"] is not None and c["coverage"] < LABEL_COVERAGE_WARNING}
+    wrong_end = {
+        str(d): {"label_end_date": str(pd.Timestamp(r.last_label_end).date()), "expected": str(expected_label_end[d])}
+        for d, r in by_day.items()
+        if d in expected_label_end
+        and r.row_count
+        and not (
+            pd.Timestamp(r.first_label_end).date() == pd.Timestamp(r.last_label_end).date() == expected_label_end[d]
+        )
+    }
+    outside = _bad_days(quality, "snapshot_date", "labels_outside_window")
+    outcomes = [
+        CheckOutcome(
+            "one_row_per_state_row",
+            passed=not mismatched,
+            description="every rl_state row labelled or flagged, none invented"
+            if not mismatched
+            else f"row counts differ from rl_state on {len(mismatched)} day(s)",
+            metadata={"mismatched_days": mismatched},
+        ),
+        _count_rule("unique_key", quality, "snapshot_date", "duplicate_keys", "duplicate (snapshot_date, contract_symbol) rows"),
+        CheckOutcome(
+            "label_coverage",
+            passed=not low,
+            warn_only=True,
+            description=(
+                f"at least {LABEL_COVERAGE_WARNING:.0%} of each day's candidates have an observable exit"
+                if not low
+                else f"{len(low)} day(s) with fewer than {LABEL_COVERAGE_WARNING:.0%} of candidates labelled"
+            ),
+            metadata={"by_day": coverage},
+        ),
+        _count_rule(
+            "no_feature_after_snapshot", quality, "snapshot_date", "stamped_after_snapshot",
+            "rows with a quote or technicals stamped after T",
+        ),
+        CheckOutcome(
+            "labels_within_window",
+            passed=not wrong_end and not outside,
+            description="every label from T+1..T+3 (the exchange calendar's sessions)"
+            if not wrong_end and not outside
+            else f"labels outside their window on {len(set(wrong_end) | set(outside))} day(s)",
+            metadata={"wrong_label_end": wrong_end, "rows_outside_window_by_day": outside},
+        ),
+    ]  # fmt: skip
+    missing = _missing_days(quality[quality["row_count"] > 0], "snapshot_date", days)
+    if missing:
+        outcomes = [CheckOutcome(o.name, False, f"no rows on {missing}", o.warn_only, o.metadata) for o in outcomes]
+    return outcomes

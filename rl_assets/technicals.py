@@ -25,10 +25,15 @@ has enough rows for each indicator.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import talib
 
+from rl_assets import calendar
+from rl_assets.archive import replace_date_range
 from rl_assets.schema import PRICE_DATA_COLUMNS, TECHNICALS_COLUMNS
 
 SESSIONS_PER_YEAR = 252
@@ -171,3 +176,41 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
         sma = out[f"sma_{length}"]
         out[f"above_sma_{length}"] = (out["close"] > sma).astype("boolean").mask(sma.isna())
     return out[TECHNICALS_COLUMNS]
+
+
+class MissingPrices(RuntimeError):
+    """price_data lacks trading days the technicals were asked for; nothing was written."""
+
+
+@dataclass(frozen=True)
+class TechnicalsReport:
+    rows: int
+    tickers: int
+    skipped: dict[str, str]  # ticker -> why it was left out
+    warmup_start: dt.date
+
+
+def update_technicals(warehouse, days: list[dt.date]) -> TechnicalsReport:
+    """Replace technicals_history for the trading days `days` (consecutive) from price_data read
+    with WARMUP_SESSIONS before them; each ticker's series is computed once for the whole range.
+    Refuses (MissingPrices) when price_data lacks any of `days`.
+    """
+    warmup_start = calendar.shift_trading_days(days[0], -WARMUP_SESSIONS)
+    prices = warehouse.query("price_data_window", {"start_date": warmup_start, "end_date": days[-1]})
+    prices["date"] = pd.to_datetime(prices["date"]).dt.date
+    days_without_prices = sorted(set(days) - set(prices["date"]))
+    if days_without_prices:
+        raise MissingPrices(
+            f"price_data has no rows for {[str(d) for d in days_without_prices[:5]]}"
+            f"{' ...' if len(days_without_prices) > 5 else ''}: materialise price_data for these days first"
+        )
+    clean, skipped = prepare_prices(prices)
+    technicals = compute_technicals(clean)
+    in_range = technicals[(technicals["date"] >= days[0]) & (technicals["date"] <= days[-1])]
+    rows = replace_date_range(
+        warehouse, in_range, days[0], days[-1],
+        staging_table="technicals_history_staging",
+        delete_statement="delete_technicals_history_range",
+        insert_statement="insert_technicals_history",
+    )  # fmt: skip
+    return TechnicalsReport(rows, int(in_range["ticker"].nunique()), skipped, warmup_start)

@@ -217,10 +217,11 @@ def test_the_provider_says_plainly_when_it_cannot_serve_a_date(resources):
 def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
     """`make demo`'s program on a short stretch, in its own process with its own instance and file."""
     demo_env = {"RL_ASSETS_DUCKDB_PATH": str(tmp_path / "demo.duckdb"), "RL_ASSETS_UNIVERSE": "3"}
-    done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.demo", "--days", "4"], **demo_env)
+    done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.demo", "--days", "5"], **demo_env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "backfill" in done.stdout and "3 partitions" in done.stdout
-    assert "asset checks: 24/24 passed" in done.stdout
+    assert "backfill" in done.stdout and "4 partitions" in done.stdout
+    # prices 4; backfill 7 history + 1 technicals + 4 rl_state; daily 4 + 7 + 1 + 4; dataset 5
+    assert "asset checks: 37/37 passed" in done.stdout, done.stdout
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
         days = wh.connection.execute(
             "SELECT COUNT(DISTINCT snapshot_date) FROM rl_assets.options_chain_history"
@@ -228,15 +229,20 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
         keys = wh.connection.execute(
             "SELECT COUNT(*) = COUNT(DISTINCT (snapshot_date, contract_symbol)) FROM rl_assets.options_chain_history"
         ).fetchone()[0]
-    assert days == 4 and keys
+    assert days == 5 and keys
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
-        technicals_days = wh.connection.execute(
-            "SELECT COUNT(DISTINCT date) FROM rl_assets.technicals_history"
-        ).fetchone()[0]
-    assert technicals_days == 4
+        counts = [
+            wh.connection.execute(f"SELECT COUNT(DISTINCT {column}) FROM rl_assets.{table}").fetchone()[0]
+            for table, column in (
+                ("technicals_history", "date"),
+                ("rl_state", "snapshot_date"),
+                ("rl_dataset", "snapshot_date"),
+            )
+        ]
+    assert counts == [5, 5, 2]  # labels only for the days whose next three sessions are archived
     # Dagster recorded the runs in the instance, where the UI reads them.
     runs = run_with_instance(tmp_path, [DAGSTER_CLI, "run", "list"], **demo_env)
-    assert runs.stdout.count("Run: ") == 3, runs.stdout + runs.stderr  # prices, backfill, daily
+    assert runs.stdout.count("Run: ") == 4, runs.stdout + runs.stderr  # prices, backfill, daily, dataset
 
 
 def test_checks_run_on_their_own_check_the_newest_archived_day(resources, duckdb_path, market):

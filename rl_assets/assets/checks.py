@@ -1,4 +1,4 @@
-"""Asset checks on the archived tables: one check step per asset, after it in the same run.
+"""Asset checks on the warehouse tables: one check step per asset, after it in the same run.
 
 The rules live in rl_assets.quality; the counts come from in-warehouse queries over every trading
 day the run covers (one day, or a whole single-run backfill). The checks are not partitioned
@@ -11,7 +11,8 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from rl_assets import calendar, quality
+from rl_assets import calendar, quality, reward
+from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain_history, price_data
 from rl_assets.resources import MarketDataProvider, Warehouse
 
@@ -91,3 +92,43 @@ def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketData
             wh.query("price_data_quality", window), wh.query("price_data_tickers", window), market.tickers(), days
         )
     yield from _results(price_data, outcomes)
+
+
+STATE_CHECKS = {
+    "unique_key": "One row per (snapshot_date, contract_symbol).",
+    "only_candidates": "Every row is a contract a buyer could enter at T: bid > 0, ask > 0, expiring after T.",
+    "no_feature_after_snapshot": "No quote or technicals stamped after T's close (New York date).",
+    "every_candidate_has_technicals": "Warns when candidates were left out because their underlying had no "
+    "technicals that day.",
+}
+DATASET_CHECKS = {
+    "one_row_per_state_row": "rl_dataset has exactly rl_state's rows for each day: none dropped, none invented.",
+    "unique_key": "One row per (snapshot_date, contract_symbol).",
+    "label_coverage": "Warns when fewer than 99% of a day's candidates have an observable exit; the hit_50 "
+    "base rate and the number of candidates per day are in the metadata.",
+    "no_feature_after_snapshot": "No quote or technicals stamped after T's close (New York date).",
+    "labels_within_window": "Every outcome comes from T+1..T+3 (the exchange calendar's sessions).",
+}
+
+
+@dg.multi_asset_check(specs=_specs(rl_state, STATE_CHECKS))
+def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+    """Point-in-time and candidate rules for rl_state, evaluated for every trading day in the run."""
+    with warehouse.session() as wh:
+        days = _run_days(context, wh, "rl_state_latest_date")
+        window = {"start_date": days[0], "end_date": days[-1]}
+        outcomes = quality.rl_state_outcomes(
+            wh.query("rl_state_quality", window), wh.query("rl_state_sources", window), days
+        )
+    yield from _results(rl_state, outcomes)
+
+
+@dg.multi_asset_check(specs=_specs(rl_dataset, DATASET_CHECKS))
+def rl_dataset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+    """Label coverage, leakage and window rules for rl_dataset, for every trading day in the run."""
+    with warehouse.session() as wh:
+        days = _run_days(context, wh, "rl_dataset_latest_date")
+        window = {"start_date": days[0], "end_date": days[-1]}
+        label_end = {day: reward.label_days(day)[-1] for day in days}
+        outcomes = quality.rl_dataset_outcomes(wh.query("rl_dataset_quality", window), label_end, days)
+    yield from _results(rl_dataset, outcomes)

@@ -16,6 +16,8 @@ CREATE_STATEMENTS = [
     "create_options_chain_history",
     "create_price_data",
     "create_technicals_history",
+    "create_rl_state",
+    "create_rl_dataset",
 ]
 
 

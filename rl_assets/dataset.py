@@ -1,0 +1,117 @@
+"""Build rl_state and rl_dataset inside the warehouse (sql/insert_rl_state.sql, insert_rl_dataset.sql).
+
+Each build replaces a range of trading days in one transaction, like the archive: a re-run never
+duplicates rows, a failure never leaves half a range. rl_dataset refuses, writing nothing, unless
+every snapshot and price its labels need has landed: labels are never invented for an incomplete
+window. Works on any backend with the interface of DuckDBBackend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from rl_assets import calendar
+from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT, label_windows
+
+LABEL_WINDOWS_TABLE = "rl_label_windows"
+
+
+class DatasetRefused(RuntimeError):
+    """The inputs for these trading days are incomplete; nothing was written."""
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    rows: int
+    rows_by_day: dict[str, int]
+
+
+def _dates_present(frame: pd.DataFrame, column: str) -> set[dt.date]:
+    return {pd.Timestamp(d).date() for d, n in zip(frame[column], frame["row_count"], strict=True) if n > 0}
+
+
+def _rows_by_day(frame: pd.DataFrame, column: str) -> dict[str, int]:
+    return {str(pd.Timestamp(d).date()): int(n) for d, n in zip(frame[column], frame["row_count"], strict=True)}
+
+
+def _refuse_if_missing(what: str, needed: list[dt.date], present: set[dt.date], remedy: str) -> None:
+    missing = [d for d in needed if d not in present]
+    if missing:
+        shown = ", ".join(str(d) for d in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DatasetRefused(f"{what} has no rows for {shown}: {remedy}; nothing was written")
+
+
+def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
+    """Replace rl_state[start..end] from options_chain_history and technicals_history of the same days."""
+    days = calendar.trading_days(start, end)
+    if not days:
+        raise ValueError(f"no NYSE trading day between {start} and {end}")
+    window = {"start_date": days[0], "end_date": days[-1]}
+    _refuse_if_missing(
+        "options_chain_history",
+        days,
+        _dates_present(warehouse.query("options_chain_history_row_counts", window), "snapshot_date"),
+        "archive those days first",
+    )
+    technicals_days = warehouse.query("technicals_history_row_counts", window)
+    _refuse_if_missing("technicals_history", days, _dates_present(technicals_days, "date"), "compute them first")
+    with warehouse.transaction():
+        warehouse.execute("delete_rl_state_range", window)
+        warehouse.execute("insert_rl_state", window)
+        counts = warehouse.query("rl_state_row_counts", window)
+    return BuildReport(rows=int(counts["row_count"].sum()), rows_by_day=_rows_by_day(counts, "snapshot_date"))
+
+
+def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
+    """Replace rl_dataset[start..end]: rl_state of those days with their outcomes.
+
+    Refuses (DatasetRefused, nothing written) unless rl_state has every day, options_chain_history
+    every label day (the next HORIZON_DAYS sessions of each) and price_data every day from start
+    to the last label day.
+    """
+    days = calendar.trading_days(start, end)
+    if not days:
+        raise ValueError(f"no NYSE trading day between {start} and {end}")
+    windows = label_windows(days)
+    label_start, label_end = windows["day_1"].min(), windows[f"day_{HORIZON_DAYS}"].max()
+    label_days = calendar.trading_days(label_start, label_end)
+    remedy = f"labels for {days[-1]} need the snapshots through {label_end}"
+    _refuse_if_missing(
+        "options_chain_history",
+        label_days,
+        _dates_present(
+            warehouse.query("options_chain_history_row_counts", {"start_date": label_start, "end_date": label_end}),
+            "snapshot_date",
+        ),
+        f"{remedy} (T+{HORIZON_DAYS} has not landed or was not archived)",
+    )
+    _refuse_if_missing(
+        "price_data",
+        calendar.trading_days(days[0], label_end),
+        _dates_present(
+            warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": label_end}), "date"
+        ),
+        f"{remedy} and the closes through {label_end}",
+    )
+    window = {"start_date": days[0], "end_date": days[-1]}
+    _refuse_if_missing(
+        "rl_state",
+        days,
+        _dates_present(warehouse.query("rl_state_row_counts", window), "snapshot_date"),
+        "materialise rl_state for those days first",
+    )
+    warehouse.load_frame(LABEL_WINDOWS_TABLE, windows, replace_table=True)
+    try:
+        with warehouse.transaction():
+            warehouse.execute("delete_rl_dataset_range", window)
+            warehouse.execute(
+                "insert_rl_dataset",
+                {**window, "label_start": label_start, "label_end": label_end, "take_profit": TAKE_PROFIT},
+            )
+            counts = warehouse.query("rl_dataset_row_counts", window)
+    finally:
+        warehouse.drop_table(LABEL_WINDOWS_TABLE)
+    return BuildReport(rows=int(counts["row_count"].sum()), rows_by_day=_rows_by_day(counts, "snapshot_date"))

@@ -1,0 +1,52 @@
+-- rl_state for the trading days [@start_date, @end_date]: each archived contract a buyer could
+-- enter at T's close (bid > 0, ask > 0, expiring after T) joined with its underlying's technicals
+-- of the same day. Features are scale-free where a model compares them across underlyings.
+INSERT INTO rl_state (
+    snapshot_date, contract_symbol, underlying, option_type, strike, expiration,
+    bid, ask, mid, volume, open_interest, underlying_price, entry_price, quote_time, technicals_date,
+    is_call, dte, moneyness, log_moneyness, spread_pct, intrinsic_pct, leverage, theta_pct,
+    implied_volatility, delta, gamma, theta, vega, rho, log_volume, log_open_interest,
+    rsi_14, macd, macd_signal, macd_hist, sma_20, sma_50, sma_200, bb_upper, bb_middle, bb_lower,
+    atr_14, adx_14, above_sma_50, above_sma_200, ret_1d, ret_5d, ret_20d, realized_vol_20,
+    volume_ratio_20, close_to_sma_20, close_to_sma_50, close_to_sma_200, bb_position, atr_pct,
+    macd_hist_pct, iv_minus_realized_vol
+)
+SELECT
+    h.snapshot_date, h.contract_symbol, h.underlying, h.option_type, h.strike, h.expiration,
+    h.bid, h.ask, h.mid, h.volume, h.open_interest, h.underlying_price,
+    h.ask AS entry_price,
+    h.quote_time,
+    t.date AS technicals_date,
+    h.option_type = 'call' AS is_call,
+    h.dte,
+    h.strike / h.underlying_price AS moneyness,
+    LN(h.strike / h.underlying_price) AS log_moneyness,
+    (h.ask - h.bid) / ((h.ask + h.bid) / 2) AS spread_pct,
+    CASE
+        WHEN h.option_type = 'call' THEN GREATEST(h.underlying_price - h.strike, 0)
+        ELSE GREATEST(h.strike - h.underlying_price, 0)
+    END / h.ask AS intrinsic_pct,
+    ABS(h.delta) * h.underlying_price / h.ask AS leverage,
+    h.theta / h.ask AS theta_pct,
+    h.implied_volatility, h.delta, h.gamma, h.theta, h.vega, h.rho,
+    LN(1 + h.volume) AS log_volume,
+    LN(1 + h.open_interest) AS log_open_interest,
+    t.rsi_14, t.macd, t.macd_signal, t.macd_hist, t.sma_20, t.sma_50, t.sma_200,
+    t.bb_upper, t.bb_middle, t.bb_lower, t.atr_14, t.adx_14, t.above_sma_50, t.above_sma_200,
+    t.ret_1d, t.ret_5d, t.ret_20d, t.realized_vol_20, t.volume_ratio_20,
+    SAFE_DIVIDE(t.close, t.sma_20) - 1 AS close_to_sma_20,
+    SAFE_DIVIDE(t.close, t.sma_50) - 1 AS close_to_sma_50,
+    SAFE_DIVIDE(t.close, t.sma_200) - 1 AS close_to_sma_200,
+    SAFE_DIVIDE(t.close - t.bb_lower, t.bb_upper - t.bb_lower) AS bb_position,
+    t.atr_14 / t.close AS atr_pct,
+    t.macd_hist / t.close AS macd_hist_pct,
+    h.implied_volatility - t.realized_vol_20 AS iv_minus_realized_vol
+FROM options_chain_history AS h
+INNER JOIN technicals_history AS t
+    ON t.ticker = h.underlying AND t.date = h.snapshot_date
+WHERE h.snapshot_date BETWEEN @start_date AND @end_date
+    AND t.date BETWEEN @start_date AND @end_date
+    AND h.bid > 0
+    AND h.ask > 0
+    AND h.underlying_price > 0
+    AND h.expiration > h.snapshot_date
