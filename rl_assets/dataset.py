@@ -27,6 +27,7 @@ class DatasetRefused(RuntimeError):
 class BuildReport:
     rows: int
     rows_by_day: dict[str, int]
+    by_day: pd.DataFrame  # the build's per-day counts (rl_dataset: sql/rl_dataset_summary.sql)
 
 
 def _dates_present(frame: pd.DataFrame, column: str) -> set[dt.date]:
@@ -62,7 +63,7 @@ def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         warehouse.execute("delete_rl_state_range", window)
         warehouse.execute("insert_rl_state", window)
         counts = warehouse.query("rl_state_row_counts", window)
-    return BuildReport(rows=int(counts["row_count"].sum()), rows_by_day=_rows_by_day(counts, "snapshot_date"))
+    return BuildReport(int(counts["row_count"].sum()), _rows_by_day(counts, "snapshot_date"), counts)
 
 
 def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
@@ -111,7 +112,7 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
                 "insert_rl_dataset",
                 {**window, "label_start": label_start, "label_end": label_end, "take_profit": TAKE_PROFIT},
             )
-            counts = warehouse.query("rl_dataset_row_counts", window)
+            summary = warehouse.query("rl_dataset_summary", window)
     finally:
         warehouse.drop_table(LABEL_WINDOWS_TABLE)
-    return BuildReport(rows=int(counts["row_count"].sum()), rows_by_day=_rows_by_day(counts, "snapshot_date"))
+    return BuildReport(int(summary["row_count"].sum()), _rows_by_day(summary, "snapshot_date"), summary)

@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 SCALES = ("small", "full")
@@ -31,6 +32,7 @@ SCALES = ("small", "full")
 BENCHMARKS: dict[str, str] = {
     "archive": "rl_assets_bench.archive:run",
     "technicals": "rl_assets_bench.technicals:run",
+    "dataset": "rl_assets_bench.dataset:run",
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +74,24 @@ def run_child(target: str, kwargs: dict, *, log_dir: Path, label: str, timeout: 
         result = json.loads(result_path.read_text())
     result["child_wall_s"] = round(wall, 3)
     return result
+
+
+@contextmanager
+def child_steps(
+    module: str, benchmark: str, file_name: str, path_argument: str
+) -> Iterator[tuple[Callable[..., dict], str]]:
+    """For one benchmark run: a scratch file path in a temp dir (removed afterwards), and a
+    launcher `child(function, label, **kwargs)` that runs `module`'s function in a fresh process
+    with {path_argument: the scratch path} plus kwargs, logging to
+    bench_results/logs/<benchmark>/<label>.log. Yields (child, path)."""
+    logs = REPO_ROOT / "bench_results" / "logs" / benchmark
+    with tempfile.TemporaryDirectory(prefix=f"rl-assets-bench-{benchmark}-") as scratch:
+        path = str(Path(scratch) / file_name)
+
+        def child(function: str, label: str, **kwargs) -> dict:
+            return run_child(f"{module}:{function}", {path_argument: path, **kwargs}, log_dir=logs, label=label)
+
+        yield child, path
 
 
 def median(values: Sequence[float]) -> float:
@@ -139,3 +159,18 @@ def timed_call(function, *args, **kwargs):
         "load_before": load,
         "rss_before_mb": baseline,
     }
+
+
+def warm_duckdb_python() -> None:
+    """Pay the DuckDB Python module's one-off lazy work before a timer starts, on a throwaway
+    in-memory database: its first bound parameter imports pandas (over a second when nothing
+    imported it yet), which would otherwise land inside whichever timed statement came first."""
+    import datetime as dt
+
+    import duckdb
+    import pandas  # noqa: F401  (the asset's process imports it anyway; see above)
+
+    with duckdb.connect(":memory:") as scratch:
+        scratch.execute(
+            "SELECT $d::DATE, $t::TIMESTAMPTZ", {"d": dt.date(2025, 1, 2), "t": dt.datetime.now(dt.UTC)}
+        ).fetchall()

@@ -24,24 +24,23 @@ Layout of one run (every step a fresh child process, see rl_assets_bench.run_chi
 
 The headline ratio is median(asset) / median(bare); medians over the alternating rounds. Before
 its timer starts, every timed child pays the DuckDB Python module's one-off lazy import on a
-throwaway in-memory database (see _warm_duckdb_python), so neither side is charged for it.
+throwaway in-memory database (see rl_assets_bench.warm_duckdb_python), so neither side is charged for it.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
 from rl_assets_bench import (
-    REPO_ROOT,
+    child_steps,
     cpu_count,
     cpu_seconds,
     fmt_int,
     load_average,
     median,
     rss_now_mb_rounded,
-    run_child,
+    warm_duckdb_python,
 )
 
 TICKERS = {"small": 300, "full": 5000}
@@ -57,21 +56,6 @@ _THIS = __name__
 
 
 # ---- child-side steps (run in fresh processes; heavy imports stay inside) ----------------------
-
-
-def _warm_duckdb_python() -> None:
-    """Pay the DuckDB Python module's one-off lazy work before a timer starts, on a throwaway
-    in-memory database: its first bound parameter imports pandas (over a second when nothing
-    imported it yet), which would otherwise land inside whichever timed statement came first."""
-    import datetime as dt
-
-    import duckdb
-    import pandas  # noqa: F401  (the asset's process imports it anyway; see above)
-
-    with duckdb.connect(":memory:") as scratch:
-        scratch.execute(
-            "SELECT $d::DATE, $t::TIMESTAMPTZ", {"d": dt.date(2025, 1, 2), "t": dt.datetime.now(dt.UTC)}
-        ).fetchall()
 
 
 def setup(db_path: str, tickers: int, day: str) -> dict:
@@ -233,7 +217,7 @@ def asset_direct(db_path: str, tickers: int, day: str, profile: bool = False) ->
     if profile:
         _install_profiler(events)
     context = dg.build_asset_context(partition_key=day, resources=_resources(db_path, tickers))
-    _warm_duckdb_python()
+    warm_duckdb_python()
     baseline, load = rss_now_mb_rounded(), load_average()
     cpu, started = cpu_seconds(), time.perf_counter()
     result = options_chain_history(context, config=ArchiveConfig())
@@ -254,7 +238,7 @@ def asset_materialize(db_path: str, tickers: int, day: str) -> dict:
 
     resources = _resources(db_path, tickers)
     instance = dg.DagsterInstance.ephemeral()
-    _warm_duckdb_python()
+    warm_duckdb_python()
     baseline, load = rss_now_mb_rounded(), load_average()
     cpu, started = cpu_seconds(), time.perf_counter()
     result = dg.materialize(
@@ -298,7 +282,7 @@ def bare(db_path: str, day: str) -> dict:
         f'SELECT {columns}, $snapshot_date, $archived_at FROM "{DATASET}"."options_chain"'
     )
     params = {"snapshot_date": dt.date.fromisoformat(day), "archived_at": dt.datetime.now(dt.UTC)}
-    _warm_duckdb_python()
+    warm_duckdb_python()
     baseline, load = rss_now_mb_rounded(), load_average()
     cpu, started = cpu_seconds(), time.perf_counter()
     connection = duckdb.connect(db_path)
@@ -361,13 +345,7 @@ def verify(db_path: str, day: str) -> dict:
 
 def run(scale: str = "full") -> dict:
     tickers = TICKERS[scale]
-    logs = REPO_ROOT / "bench_results" / "logs" / "archive"
-    with tempfile.TemporaryDirectory(prefix="rl-assets-bench-archive-") as scratch:
-        db_path = str(Path(scratch) / "archive_bench.duckdb")
-
-        def child(function: str, label: str, **kwargs) -> dict:
-            return run_child(f"{_THIS}:{function}", {"db_path": db_path, **kwargs}, log_dir=logs, label=label)
-
+    with child_steps(_THIS, "archive", "archive_bench.duckdb", "db_path") as (child, db_path):
         prepared = child("setup", "setup", tickers=tickers, day=DAY)
         runs: dict[str, list[dict]] = {"asset": [], "bare": [], "materialize": []}
         for number in range(1, REPEATS + 1):

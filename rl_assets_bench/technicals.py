@@ -36,16 +36,14 @@ Headline numbers are medians over the rounds (the native loop's is its one run a
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
 from rl_assets_bench import (
-    REPO_ROOT,
+    child_steps,
     cpu_count,
     fmt_int,
     median,
-    run_child,
     timed_call,
 )
 
@@ -293,13 +291,7 @@ def verify(data_path: str) -> dict:
 
 def run(scale: str = "full") -> dict:
     tickers = TICKERS[scale]
-    logs = REPO_ROOT / "bench_results" / "logs" / "technicals"
-    with tempfile.TemporaryDirectory(prefix="rl-assets-bench-technicals-") as scratch:
-        data_path = str(Path(scratch) / "prices.pickle")
-
-        def child(function: str, label: str, **kwargs) -> dict:
-            return run_child(f"{_THIS}:{function}", {"data_path": data_path, **kwargs}, log_dir=logs, label=label)
-
+    with child_steps(_THIS, "technicals", "prices.pickle", "data_path") as (child, data_path):
         prepared = child("setup", "setup", tickers=tickers)
         runs: dict[str, list[dict]] = {"compute": [], "talib": [], "pandas_ta": [], "native": []}
         for number in range(1, REPEATS + 1):

@@ -238,7 +238,7 @@ def test_no_labels_while_the_window_is_incomplete(warehouse):
     warehouse.load_frame("price_data", prices, replace_table=False)
     with pytest.raises(DatasetRefused, match=r"options_chain_history has no rows for 2026-11-25"):
         build_rl_dataset(warehouse, T, T)
-    assert warehouse.query("rl_dataset_row_counts", {"start_date": T, "end_date": T}).empty
+    assert warehouse.query("rl_dataset_summary", {"start_date": T, "end_date": T}).empty
 
 
 def test_missing_closes_refuse(warehouse):
@@ -248,4 +248,4 @@ def test_missing_closes_refuse(warehouse):
     warehouse.load_frame("price_data", prices[prices["date"] != D2], replace_table=False)
     with pytest.raises(DatasetRefused, match=r"price_data has no rows for 2026-11-24"):
         build_rl_dataset(warehouse, T, T)
-    assert warehouse.query("rl_dataset_row_counts", {"start_date": T, "end_date": T}).empty
+    assert warehouse.query("rl_dataset_summary", {"start_date": T, "end_date": T}).empty

@@ -21,10 +21,20 @@ INSERT INTO rl_dataset (
     label_end_date, exit_date, exit_price, reward, hit_50, max_gain_3d, underlying_return_3d,
     exit_reason, missing_quotes
 )
-WITH later_quotes AS (
-    SELECT snapshot_date, contract_symbol, bid
-    FROM options_chain_history
-    WHERE snapshot_date BETWEEN @label_start AND @label_end
+WITH later_bids AS (
+    -- Each contract's closing bid on each label day of each T, one row per (T, contract): a quote
+    -- absent from a snapshot (or with a NULL bid) stays NULL.
+    SELECT
+        w.snapshot_date,
+        q.contract_symbol,
+        MAX(CASE WHEN q.snapshot_date = w.day_1 THEN q.bid END) AS quoted_bid_1,
+        MAX(CASE WHEN q.snapshot_date = w.day_2 THEN q.bid END) AS quoted_bid_2,
+        MAX(CASE WHEN q.snapshot_date = w.day_3 THEN q.bid END) AS quoted_bid_3
+    FROM options_chain_history AS q
+    INNER JOIN rl_label_windows AS w
+        ON q.snapshot_date BETWEEN w.day_1 AND w.day_3
+    WHERE q.snapshot_date BETWEEN @label_start AND @label_end
+    GROUP BY w.snapshot_date, q.contract_symbol
 ),
 closes AS (
     SELECT ticker, date, close
@@ -36,12 +46,12 @@ observed AS (
         s.*,
         w.day_1, w.day_2, w.day_3,
         -- A label day counts while the contract has not expired before it.
-        CASE WHEN w.day_1 <= s.expiration THEN q1.bid END AS bid_1,
-        CASE WHEN w.day_2 <= s.expiration THEN q2.bid END AS bid_2,
-        CASE WHEN w.day_3 <= s.expiration THEN q3.bid END AS bid_3,
-        (CASE WHEN w.day_1 < s.expiration AND q1.bid IS NULL THEN 1 ELSE 0 END
-            + CASE WHEN w.day_2 < s.expiration AND q2.bid IS NULL THEN 1 ELSE 0 END
-            + CASE WHEN w.day_3 < s.expiration AND q3.bid IS NULL THEN 1 ELSE 0 END) AS missing_quotes,
+        CASE WHEN w.day_1 <= s.expiration THEN b.quoted_bid_1 END AS bid_1,
+        CASE WHEN w.day_2 <= s.expiration THEN b.quoted_bid_2 END AS bid_2,
+        CASE WHEN w.day_3 <= s.expiration THEN b.quoted_bid_3 END AS bid_3,
+        (CASE WHEN w.day_1 < s.expiration AND b.quoted_bid_1 IS NULL THEN 1 ELSE 0 END
+            + CASE WHEN w.day_2 < s.expiration AND b.quoted_bid_2 IS NULL THEN 1 ELSE 0 END
+            + CASE WHEN w.day_3 < s.expiration AND b.quoted_bid_3 IS NULL THEN 1 ELSE 0 END) AS missing_quotes,
         -- The session the contract expires on when that is inside the window (the last session on
         -- or before its expiration date).
         CASE
@@ -55,9 +65,7 @@ observed AS (
         c3.close AS close_3
     FROM rl_state AS s
     INNER JOIN rl_label_windows AS w ON w.snapshot_date = s.snapshot_date
-    LEFT JOIN later_quotes AS q1 ON q1.snapshot_date = w.day_1 AND q1.contract_symbol = s.contract_symbol
-    LEFT JOIN later_quotes AS q2 ON q2.snapshot_date = w.day_2 AND q2.contract_symbol = s.contract_symbol
-    LEFT JOIN later_quotes AS q3 ON q3.snapshot_date = w.day_3 AND q3.contract_symbol = s.contract_symbol
+    LEFT JOIN later_bids AS b ON b.snapshot_date = s.snapshot_date AND b.contract_symbol = s.contract_symbol
     LEFT JOIN closes AS c0 ON c0.ticker = s.underlying AND c0.date = s.snapshot_date
     LEFT JOIN closes AS c3 ON c3.ticker = s.underlying AND c3.date = w.day_3
     WHERE s.snapshot_date BETWEEN @start_date AND @end_date

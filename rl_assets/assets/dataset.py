@@ -73,9 +73,9 @@ def rl_dataset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
             report = build_rl_dataset(wh, days[0], days[-1])
         except DatasetRefused as error:
             raise dg.Failure(description=str(error)) from error
-        quality = wh.query("rl_dataset_quality", {"start_date": days[0], "end_date": days[-1]})
-    labelled, hits = int(quality["labelled"].sum()), int(quality["hits"].sum())
-    weighted_reward = (quality["mean_reward"].fillna(0) * quality["labelled"]).sum()
+    summary = report.by_day
+    labelled, hits = int(summary["labelled"].sum()), int(summary["hits"].sum())
+    weighted_reward = (summary["mean_reward"].fillna(0) * summary["labelled"]).sum()
     return dg.MaterializeResult(
         metadata={
             **run_window_metadata(days, report.rows),
@@ -85,7 +85,7 @@ def rl_dataset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
             "mean_reward": round(float(weighted_reward / labelled), 6) if labelled else None,
             "exits": dg.MetadataValue.json(
                 {
-                    r: int(quality[r].sum())
+                    r: int(summary[r].sum())
                     for r in ("take_profit", "horizon", "expired", "missing_quote", "missing_price")
                 }
             ),
@@ -95,7 +95,7 @@ def rl_dataset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
                         "candidates": int(row.row_count),
                         "hit_50_rate": round(row.hits / row.labelled, 6) if row.labelled else None,
                     }
-                    for row in quality.itertuples()
+                    for row in summary.itertuples()
                 }
             ),
             "take_profit_multiple": TAKE_PROFIT,
