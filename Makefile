@@ -11,6 +11,9 @@ VENV       ?= $(VENV_ROOT)/venv-$(LOCK_HASH)
 PY         := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 
+# uv reads the platform's certificate store (a proxy's CA installed there works without
+# SSL_CERT_FILE in the environment).
+export UV_SYSTEM_CERTS ?= 1
 export PYTHONPATH   := $(CURDIR)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
