@@ -5,8 +5,9 @@ import dagster as dg
 from rl_assets.assets.checks import options_chain_history_checks, price_data_checks, rl_dataset_checks, rl_state_checks
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
+from rl_assets.assets.models import baseline_model, ppo_agent
 from rl_assets.assets.technicals import technicals_history
-from rl_assets.resources import MarketDataProvider, SyntheticMarketProvider, Warehouse
+from rl_assets.resources import MarketDataProvider, ModelStore, SyntheticMarketProvider, Warehouse
 from rl_assets.settings import Settings
 
 
@@ -23,6 +24,7 @@ def build_resources(settings: Settings) -> dict:
     return {
         "warehouse": Warehouse(duckdb_path=settings.duckdb_path, dataset=settings.dataset),
         "market": market,
+        "model_store": ModelStore(location=settings.model_store),
     }
 
 
@@ -38,9 +40,24 @@ dataset_job = dg.define_asset_job(
     description="rl_state and rl_dataset for a trading day or a range (rl_dataset needs T+3's snapshot).",
 )
 
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=dg.AssetSelection.assets(baseline_model, ppo_agent),
+    description="Train, evaluate walk-forward and register new versions of both models.",
+)
+
 defs = dg.Definitions(
-    assets=[options_chain, price_data, options_chain_history, technicals_history, rl_state, rl_dataset],
+    assets=[
+        options_chain,
+        price_data,
+        options_chain_history,
+        technicals_history,
+        rl_state,
+        rl_dataset,
+        baseline_model,
+        ppo_agent,
+    ],
     asset_checks=[price_data_checks, options_chain_history_checks, rl_state_checks, rl_dataset_checks],
-    jobs=[archive_job, dataset_job],
+    jobs=[archive_job, dataset_job, training_job],
     resources=build_resources(Settings.from_env()),
 )

@@ -77,3 +77,9 @@ class SyntheticMarketProvider(MarketDataProvider):
 
     def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         return self.market().prices(start, end)
+
+
+class ModelStore(dg.ConfigurableResource):
+    """Where model artifacts live: a local folder (default data/models) or gs://bucket/prefix."""
+
+    location: str = "data/models"

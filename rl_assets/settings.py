@@ -10,6 +10,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DUCKDB_PATH = str(REPO_ROOT / "data" / "rl_assets.duckdb")
+DEFAULT_MODEL_STORE = str(REPO_ROOT / "data" / "models")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Settings:
     signal: float = 0.0
     universe: int = 20
     start_date: dt.date = dt.date(2025, 1, 2)
+    model_store: str = DEFAULT_MODEL_STORE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,4 +55,5 @@ class Settings:
             signal=get("RL_ASSETS_SIGNAL", defaults.signal, float),
             universe=get("RL_ASSETS_UNIVERSE", defaults.universe, int),
             start_date=get("RL_ASSETS_START_DATE", defaults.start_date, dt.date.fromisoformat),
+            model_store=get("RL_ASSETS_MODEL_STORE", defaults.model_store),
         )

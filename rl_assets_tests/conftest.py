@@ -1,10 +1,15 @@
 import datetime as dt
+import zlib
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from rl_assets import calendar
 from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.resources import SyntheticMarketProvider, Warehouse
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_tests.history import build_history, table
 
 DAY = dt.date(2026, 11, 20)  # a Friday session
 NEXT_DAY = dt.date(2026, 11, 23)
@@ -35,3 +40,41 @@ def resources(duckdb_path):
         "warehouse": Warehouse(duckdb_path=duckdb_path, dataset="rl_test"),
         "market": SyntheticMarketProvider(seed=11, universe=SMALL_UNIVERSE),
     }
+
+
+# ---- Two synthetic markets built by the real pipeline, shared by the leakage and model tests.
+# To keep CI fast: 40 underlyings over 220 sessions, chains thinned to a fixed 1/32 of contract
+# symbols (a smaller market, not a per-day sample: contracts persist day to day).
+UNDERLYINGS, SESSIONS, SEED = 40, 220, 3
+PLANTED_SIGNAL = 2.0
+MARKET_DAYS = calendar.trading_days(dt.date(2023, 1, 3), dt.date(2025, 6, 30))[-SESSIONS:]
+
+
+class ThinnedMarket(SyntheticMarket):
+    """The synthetic market listing a fixed 1/32 of its contract symbols."""
+
+    def chain(self, day):
+        chain = super().chain(day)
+        keep = np.fromiter((zlib.crc32(s.encode()) % 32 == 0 for s in chain["contract_symbol"]), bool, len(chain))
+        return chain[keep].reset_index(drop=True)
+
+
+def _build(tmp_path_factory, signal: float) -> dict:
+    path = str(tmp_path_factory.mktemp(f"signal_{signal}") / "warehouse.duckdb")
+    with open_duckdb(path, "rl_test") as wh:
+        wh.ensure_tables()
+        build_history(wh, ThinnedMarket(seed=SEED, signal=signal, tickers=UNDERLYINGS), MARKET_DAYS)
+        dataset, prices = table(wh, "rl_dataset"), table(wh, "price_data", "ticker, date")
+    dataset["snapshot_date"] = pd.to_datetime(dataset["snapshot_date"]).dt.date
+    prices["date"] = pd.to_datetime(prices["date"]).dt.date
+    return {"path": path, "dataset": dataset, "prices": prices}
+
+
+@pytest.fixture(scope="session")
+def null_market(tmp_path_factory):
+    return _build(tmp_path_factory, 0.0)
+
+
+@pytest.fixture(scope="session")
+def planted_market(tmp_path_factory):
+    return _build(tmp_path_factory, PLANTED_SIGNAL)

@@ -13,60 +13,18 @@ only in the signal knob:
 Direction skill is the return-weighted AUC (weights |3-day return|): under a martingale a plain
 sign AUC can beat 0.5 from volatility alone (skewed returns), the weighted one cannot. Folds are
 walk-forward with a 3-day purge and a 2-day embargo; intervals are bootstrapped over dates.
-To keep CI fast, the markets are 40 underlyings over 220 sessions and the chains are thinned to a
-fixed 1/32 of contract symbols (a smaller market, not a per-day sample: contracts persist).
+The two markets are conftest's `null_market` and `planted_market` fixtures (built once per test
+session, shared with the model tests).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import zlib
-
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from rl_assets import calendar
 from rl_assets.evaluation import auc_interval, auc_lift_interval, walk_forward_scores, walk_forward_splits
-from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.schema import CONTRACT_FEATURES, TECHNICAL_FEATURES
-from rl_assets.warehouse.duckdb_backend import open_duckdb
-from rl_assets_tests.history import build_history, table
-
-UNDERLYINGS, SESSIONS, SEED = 40, 220, 3
-PLANTED_SIGNAL = 2.0
-DAYS = calendar.trading_days(dt.date(2023, 1, 3), dt.date(2025, 6, 30))[-SESSIONS:]
-
-
-class ThinnedMarket(SyntheticMarket):
-    """The synthetic market listing a fixed 1/32 of its contract symbols."""
-
-    def chain(self, day):
-        chain = super().chain(day)
-        keep = np.fromiter((zlib.crc32(s.encode()) % 32 == 0 for s in chain["contract_symbol"]), bool, len(chain))
-        return chain[keep].reset_index(drop=True)
-
-
-def _build(tmp_path_factory, signal: float) -> dict[str, pd.DataFrame]:
-    path = str(tmp_path_factory.mktemp(f"signal_{signal}") / "warehouse.duckdb")
-    with open_duckdb(path, "rl_test") as wh:
-        wh.ensure_tables()
-        build_history(wh, ThinnedMarket(seed=SEED, signal=signal, tickers=UNDERLYINGS), DAYS)
-        dataset, prices = table(wh, "rl_dataset"), table(wh, "price_data", "ticker, date")
-    dataset["snapshot_date"] = pd.to_datetime(dataset["snapshot_date"]).dt.date
-    prices["date"] = pd.to_datetime(prices["date"]).dt.date
-    return {"dataset": dataset, "prices": prices}
-
-
-@pytest.fixture(scope="module")
-def null_market(tmp_path_factory):
-    return _build(tmp_path_factory, 0.0)
-
-
-@pytest.fixture(scope="module")
-def planted_market(tmp_path_factory):
-    return _build(tmp_path_factory, PLANTED_SIGNAL)
 
 
 def learner():

@@ -18,6 +18,7 @@ CREATE_STATEMENTS = [
     "create_technicals_history",
     "create_rl_state",
     "create_rl_dataset",
+    "create_model_registry",
 ]
 
 

@@ -1,0 +1,191 @@
+"""The options-filter environment: one gymnasium env and a batched torch twin with the same dynamics.
+
+An episode is a window of `window_days` consecutive trading days of rl_dataset. Each step shows
+one candidate contract of the current day (its scaled state features, then the share of the day's
+pick budget left and the share of the day's candidates already seen); the action is 0 = skip or
+1 = take. Taking while budget is left books the contract's `reward` from rl_dataset (the shared
+reward: sql/insert_rl_dataset.sql, rl_assets/reward.py) and spends one pick; taking with no budget
+left books nothing. After the day's last candidate the next day starts with a full budget; the
+episode ends after the window's last day. Rewards only ever come from T+1..T+3 outcomes of the
+candidates shown; the observation holds nothing after T.
+
+`BatchedOptionsFilterEnv` runs many copies at once as tensor gathers (what PPO trains on); a test
+checks it step for step against `OptionsFilterEnv`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import torch
+
+from rl_assets.features import CLIP, Scaler
+
+ENV_ID = "rl_assets/OptionsFilter-v0"
+EXTRA_OBSERVATIONS = 2  # budget left (share), day progress (share)
+
+
+@dataclass(frozen=True)
+class CandidateDays:
+    """Candidates laid out by day: features [days, slots, F], rewards and hits [days, slots],
+    counts [days] (slots beyond a day's count are padding, never shown)."""
+
+    features: np.ndarray
+    rewards: np.ndarray
+    hits: np.ndarray
+    counts: np.ndarray
+    dates: list
+
+    @property
+    def n_features(self) -> int:
+        return self.features.shape[2]
+
+
+def candidate_days(frame: pd.DataFrame, scaler: Scaler, max_per_day: int, seed: int = 0) -> CandidateDays:
+    """Labelled rl_dataset rows as CandidateDays: at most `max_per_day` per day (a seeded sample
+    when a day has more), in a seeded random order within the day."""
+    labelled = frame[frame["reward"].notna()]
+    if labelled.empty:
+        raise ValueError("no labelled rl_dataset rows to build episodes from")
+    if max_per_day < 1:
+        raise ValueError(f"max_per_day must be >= 1; got {max_per_day}")
+    rng = np.random.default_rng(seed)
+    dates = sorted(labelled["snapshot_date"].unique())
+    groups = {d: g for d, g in labelled.groupby("snapshot_date", sort=True)}
+    n_features = len(scaler.columns)
+    features = np.zeros((len(dates), max_per_day, n_features), np.float32)
+    rewards = np.zeros((len(dates), max_per_day), np.float32)
+    hits = np.zeros((len(dates), max_per_day), bool)
+    counts = np.zeros(len(dates), np.int64)
+    for i, day in enumerate(dates):
+        group = groups[day]
+        take = rng.permutation(len(group))[:max_per_day]
+        chosen = group.iloc[take]
+        counts[i] = len(chosen)
+        features[i, : len(chosen)] = scaler.transform(chosen)
+        rewards[i, : len(chosen)] = chosen["reward"].to_numpy(np.float32)
+        hits[i, : len(chosen)] = chosen["hit_50"].astype(bool).to_numpy()
+    return CandidateDays(features, rewards, hits, counts, list(dates))
+
+
+def _observation(features: np.ndarray, budget_left: float, progress: float) -> np.ndarray:
+    return np.concatenate([features, np.array([budget_left, progress], np.float32)]).astype(np.float32)
+
+
+class OptionsFilterEnv(gym.Env):
+    """Skip or take each candidate of each day of a window of trading days, within a daily budget."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, days: CandidateDays, window_days: int = 5, budget: int = 5):
+        if window_days < 1 or window_days > len(days.dates):
+            raise ValueError(f"window_days must be in [1, {len(days.dates)}]; got {window_days}")
+        if budget < 1:
+            raise ValueError(f"budget must be >= 1; got {budget}")
+        self.days, self.window_days, self.budget = days, window_days, budget
+        size = days.n_features + EXTRA_OBSERVATIONS
+        # Scaled features are clipped to +-CLIP; budget and progress shares lie in [0, 1].
+        self.observation_space = gym.spaces.Box(-CLIP, CLIP, shape=(size,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self._start = self._day = self._position = self._left = 0
+
+    def _obs(self) -> np.ndarray:
+        day = self._day
+        return _observation(
+            self.days.features[day, self._position],
+            self._left / self.budget,
+            self._position / self.days.counts[day],
+        )
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        last_start = len(self.days.dates) - self.window_days
+        if options and "start_day" in options:
+            start = int(options["start_day"])
+            if not 0 <= start <= last_start:
+                raise ValueError(f"start_day must be in [0, {last_start}]; got {start}")
+        else:
+            start = int(self.np_random.integers(0, last_start + 1))
+        self._start, self._day, self._position, self._left = start, start, 0, self.budget
+        return self._obs(), {"date": str(self.days.dates[start])}
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be 0 (skip) or 1 (take); got {action!r}")
+        reward = 0.0
+        if action == 1 and self._left > 0:
+            reward = float(self.days.rewards[self._day, self._position])
+            self._left -= 1
+        self._position += 1
+        terminated = False
+        if self._position == self.days.counts[self._day]:
+            self._day, self._position, self._left = self._day + 1, 0, self.budget
+            terminated = self._day == self._start + self.window_days
+        observation = np.zeros(self.observation_space.shape, np.float32) if terminated else self._obs()
+        return observation, reward, terminated, False, {}
+
+
+class BatchedOptionsFilterEnv:
+    """`n_envs` copies of OptionsFilterEnv stepped together with tensor gathers; finished episodes
+    restart at once on a new random window (the returned observation is then the new episode's
+    first, as vectorised envs do)."""
+
+    def __init__(
+        self, days: CandidateDays, n_envs: int, window_days: int = 5, budget: int = 5, seed: int = 0, device="cpu"
+    ):
+        if window_days < 1 or window_days > len(days.dates):
+            raise ValueError(f"window_days must be in [1, {len(days.dates)}]; got {window_days}")
+        self.device = torch.device(device)
+        self.n_envs, self.window_days, self.budget = n_envs, window_days, budget
+        self.features = torch.as_tensor(days.features, device=self.device)
+        self.rewards = torch.as_tensor(days.rewards, device=self.device)
+        self.counts = torch.as_tensor(days.counts, device=self.device)
+        self.n_days, self.n_features = days.features.shape[0], days.n_features
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.start = torch.zeros(n_envs, dtype=torch.long, device=self.device)
+        self.day = torch.zeros_like(self.start)
+        self.position = torch.zeros_like(self.start)
+        self.left = torch.zeros_like(self.start)
+
+    def _random_starts(self, n: int) -> torch.Tensor:
+        return torch.randint(0, self.n_days - self.window_days + 1, (n,), generator=self.generator, device=self.device)
+
+    def observe(self) -> torch.Tensor:
+        features = self.features[self.day, self.position]
+        extra = torch.stack(
+            [self.left.float() / self.budget, self.position.float() / self.counts[self.day].float()], dim=1
+        )
+        return torch.cat([features, extra], dim=1)
+
+    def reset(self, start_days: torch.Tensor | None = None) -> torch.Tensor:
+        start = (
+            self._random_starts(self.n_envs) if start_days is None else torch.as_tensor(start_days, device=self.device)
+        )
+        self.start, self.day = start.clone(), start.clone()
+        self.position = torch.zeros_like(start)
+        self.left = torch.full_like(start, self.budget)
+        return self.observe()
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(next observations, rewards, episode ended) for every env."""
+        take = (actions == 1) & (self.left > 0)
+        rewards = torch.where(take, self.rewards[self.day, self.position], torch.zeros((), device=self.device))
+        self.left = self.left - take.long()
+        self.position = self.position + 1
+        day_over = self.position == self.counts[self.day]
+        self.day = self.day + day_over.long()
+        self.position = torch.where(day_over, torch.zeros_like(self.position), self.position)
+        self.left = torch.where(day_over, torch.full_like(self.left, self.budget), self.left)
+        done = day_over & (self.day == self.start + self.window_days)
+        if done.any():
+            fresh = self._random_starts(self.n_envs)
+            self.start = torch.where(done, fresh, self.start)
+            self.day = torch.where(done, fresh, self.day)
+        return self.observe(), rewards, done
+
+
+if ENV_ID not in gym.registry:
+    gym.register(id=ENV_ID, entry_point="rl_assets.rl_env:OptionsFilterEnv")

@@ -1,0 +1,255 @@
+"""The models: gymnasium's env checker, the batched torch env step for step against the gymnasium
+one, the model store and registry (round trip bit for bit, the usable_from rule), reproducibility,
+skill on the planted-signal market and none on the null market, and the two assets end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from rl_assets import calendar
+from rl_assets.assets.models import TrainingConfig, baseline_model, ppo_agent
+from rl_assets.baseline import BaselineConfig, HitClassifier, predict_proba, train_classifier
+from rl_assets.features import STATE_FEATURES, Scaler
+from rl_assets.model_store import load_artifact, register, usable_from, usable_version, versions
+from rl_assets.ppo import ActorCritic, PPOConfig, take_probability, train_ppo
+from rl_assets.resources import ModelStore, Warehouse
+from rl_assets.rl_env import ENV_ID, BatchedOptionsFilterEnv, OptionsFilterEnv, candidate_days
+from rl_assets.schema import CONTRACT_FEATURES
+from rl_assets.training import (
+    EvaluationConfig,
+    folds_for,
+    out_of_sample,
+    pick_difference,
+    pick_metrics,
+    score_baseline,
+    score_ppo,
+)
+from rl_assets.warehouse.duckdb_backend import open_duckdb
+
+SMALL_PPO = PPOConfig(n_envs=256, n_steps=32, total_steps=300_000, minibatch_size=4096)
+
+
+def _labelled(market: dict) -> pd.DataFrame:
+    frame = market["dataset"]
+    frame = frame[frame["reward"].notna()].copy()
+    frame["label_end_date"] = pd.to_datetime(frame["label_end_date"]).dt.date
+    return frame
+
+
+@pytest.fixture(scope="module")
+def episode_days(null_market):
+    frame = _labelled(null_market)
+    first = sorted(frame["snapshot_date"].unique())[:30]
+    frame = frame[frame["snapshot_date"].isin(first)]
+    return candidate_days(frame, Scaler.fit(frame), max_per_day=12, seed=1)
+
+
+# ---- environments -------------------------------------------------------------------------------
+
+
+def test_env_passes_gymnasiums_checker_and_is_registered(episode_days):
+    env = OptionsFilterEnv(episode_days, window_days=3, budget=2)
+    check_env(env, skip_render_check=True)
+    made = gym.make(ENV_ID, days=episode_days, window_days=3, budget=2)
+    observation, info = made.reset(seed=3)
+    assert observation.shape == (len(STATE_FEATURES) + 2,) and "date" in info
+    with pytest.raises(ValueError, match="action must be 0"):
+        env.reset(seed=0)
+        env.step(2)
+    with pytest.raises(ValueError, match="window_days must be in"):
+        OptionsFilterEnv(episode_days, window_days=1000)
+
+
+def test_an_episode_books_rewards_within_the_daily_budget(episode_days):
+    env = OptionsFilterEnv(episode_days, window_days=2, budget=2)
+    env.reset(options={"start_day": 4})
+    total, steps, terminated = 0.0, 0, False
+    while not terminated:
+        _, reward, terminated, truncated, _ = env.step(1)  # take everything: only 2 a day count
+        total, steps = total + reward, steps + 1
+        assert not truncated
+    counts = episode_days.counts[4:6]
+    assert steps == counts.sum()
+    expected = episode_days.rewards[4, :2].sum() + episode_days.rewards[5, :2].sum()
+    assert total == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_batched_env_matches_the_gymnasium_env_step_for_step(episode_days):
+    starts = [0, 7, 20]
+    batched = BatchedOptionsFilterEnv(episode_days, n_envs=len(starts), window_days=3, budget=2, seed=0)
+    singles = [OptionsFilterEnv(episode_days, window_days=3, budget=2) for _ in starts]
+    observations = batched.reset(torch.tensor(starts))
+    expected = [env.reset(options={"start_day": s})[0] for env, s in zip(singles, starts, strict=True)]
+    np.testing.assert_array_equal(observations.numpy(), np.stack(expected))
+    rng = np.random.default_rng(0)
+    finished = [False] * len(starts)
+    for _ in range(int(episode_days.counts[:23].max()) * 3 + 5):
+        actions = rng.integers(0, 2, len(starts))
+        observations, rewards, done = batched.step(torch.as_tensor(actions))
+        for i, env in enumerate(singles):
+            if finished[i]:
+                continue
+            observation, reward, terminated, _, _ = env.step(int(actions[i]))
+            assert rewards[i].item() == pytest.approx(reward, abs=0), (i, "reward")
+            assert bool(done[i]) == terminated
+            if terminated:
+                finished[i] = True  # the batched env restarts on a random window; the single one stops
+            else:
+                np.testing.assert_array_equal(observations[i].numpy(), observation)
+    assert all(finished)
+
+
+# ---- model store and registry --------------------------------------------------------------------
+
+
+def test_registry_round_trip_and_the_usable_from_rule(warehouse, tmp_path, episode_days):
+    features = np.random.default_rng(0).normal(size=(400, 5)).astype(np.float32)
+    labels = features[:, 0] > 0.5
+    model = train_classifier(features, labels, BaselineConfig(epochs=2))
+    payload = {"kind": "hit_classifier", "state_dict": model.state_dict(), "n_features": 5, "hidden": model.hidden}
+    assert usable_from([dt.date(2025, 7, 2), dt.date(2025, 7, 3)]) == dt.date(2025, 7, 7)  # after the holiday
+    first = register(
+        warehouse, location=str(tmp_path), model_name="baseline_model", payload=payload,
+        train_start=dt.date(2025, 6, 2), train_end=dt.date(2025, 6, 30), usable_from=dt.date(2025, 7, 7),
+        metrics={"auc": 0.6},
+    )  # fmt: skip
+    second = register(
+        warehouse, location=str(tmp_path), model_name="baseline_model", payload=payload,
+        train_start=dt.date(2025, 6, 2), train_end=dt.date(2025, 7, 31), usable_from=dt.date(2025, 8, 6),
+        metrics={"auc": 0.7},
+    )  # fmt: skip
+    assert (first.version, second.version) == (1, 2)
+    assert [v.version for v in versions(warehouse, "baseline_model")] == [2, 1]
+    assert usable_version(warehouse, "baseline_model", dt.date(2025, 7, 3)) is None
+    assert usable_version(warehouse, "baseline_model", dt.date(2025, 7, 7)).version == 1
+    assert usable_version(warehouse, "baseline_model", dt.date(2025, 8, 5)).version == 1
+    assert usable_version(warehouse, "baseline_model", dt.date(2025, 8, 6)).version == 2
+    assert usable_version(warehouse, "baseline_model", dt.date(2025, 8, 6)).metrics == {"auc": 0.7}
+    loaded = load_artifact(second.artifact_uri)
+    restored = HitClassifier(loaded["n_features"], loaded["hidden"])
+    restored.load_state_dict(loaded["state_dict"])
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, restored.state_dict()[name]), name
+    np.testing.assert_array_equal(predict_proba(restored, features), predict_proba(model, features))
+    with pytest.raises(ValueError, match="usable_from .* must be after the last training day"):
+        register(
+            warehouse, location=str(tmp_path), model_name="baseline_model", payload=payload,
+            train_start=dt.date(2025, 6, 2), train_end=dt.date(2025, 8, 6), usable_from=dt.date(2025, 8, 6), metrics={},
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="invalid model name"):
+        register(
+            warehouse, location=str(tmp_path), model_name="../evil", payload=payload,
+            train_start=dt.date(2025, 6, 2), train_end=dt.date(2025, 6, 3), usable_from=dt.date(2025, 6, 5), metrics={},
+        )  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_artifact(str(tmp_path / "nope.pt"))
+
+
+# ---- reproducibility ------------------------------------------------------------------------------
+
+
+def test_same_seed_same_models_and_another_seed_differs(episode_days):
+    features = np.random.default_rng(1).normal(size=(1000, 6)).astype(np.float32)
+    labels = features[:, 1] + 0.3 * features[:, 2] > 0.8
+    a, b = (train_classifier(features, labels, BaselineConfig(epochs=2, seed=5)) for _ in range(2))
+    c = train_classifier(features, labels, BaselineConfig(epochs=2, seed=6))
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert not all(torch.equal(a.state_dict()[k], c.state_dict()[k]) for k in a.state_dict())
+    config = PPOConfig(n_envs=64, n_steps=16, total_steps=8192, minibatch_size=512, window_days=3, budget=2, seed=4)
+    (p, _), (q, _) = train_ppo(episode_days, config), train_ppo(episode_days, config)
+    r, _ = train_ppo(episode_days, PPOConfig(**{**config.to_dict(), "seed": 9}))
+    assert all(torch.equal(p.state_dict()[k], q.state_dict()[k]) for k in p.state_dict())
+    assert not all(torch.equal(p.state_dict()[k], r.state_dict()[k]) for k in p.state_dict())
+    with pytest.raises(ValueError, match="single class"):
+        train_classifier(features, np.zeros(len(features), bool))
+
+
+# ---- skill where it is planted, none where it is not -------------------------------------------------
+
+
+def _scored(market: dict) -> pd.DataFrame:
+    frame = _labelled(market)
+    evaluation = EvaluationConfig(n_folds=3, min_train_dates=100, baseline=BaselineConfig(epochs=4), ppo=SMALL_PPO)
+    scorers = {
+        "baseline": score_baseline(evaluation.baseline),
+        "contract_only": score_baseline(evaluation.baseline, CONTRACT_FEATURES),
+        "ppo": score_ppo(evaluation.ppo, 64),
+        "ppo_contract_only": score_ppo(evaluation.ppo, 64, CONTRACT_FEATURES),
+    }
+    return out_of_sample(frame, folds_for(frame, evaluation), scorers)
+
+
+@pytest.fixture(scope="module")
+def planted_scores(planted_market):
+    return _scored(planted_market)
+
+
+@pytest.fixture(scope="module")
+def null_scores(null_market):
+    return _scored(null_market)
+
+
+def test_on_the_planted_market_both_models_beat_the_base_rate_and_the_contract_only_model(planted_scores):
+    metrics = pick_metrics(planted_scores, ["baseline", "contract_only", "ppo"])
+    base, everyone = metrics["base_rate"], metrics["all_candidates_mean_reward"]
+    baseline, ppo = metrics["baseline"]["top_5"], metrics["ppo"]["top_5"]
+    assert baseline["hit_rate"]["low"] > base["high"], metrics
+    assert pick_difference(planted_scores, "baseline", "contract_only", 5)["low"] > 0
+    assert metrics["baseline"]["auc_hit_50"]["low"] > 0.5
+    # PPO maximises the reward, not the hit rate: its picks earn more than every candidate's mean,
+    # and more than an agent that sees the contract alone.
+    assert ppo["mean_reward"]["low"] > everyone["high"], metrics
+    assert pick_difference(planted_scores, "ppo", "ppo_contract_only", 5, "reward")["low"] > 0
+
+
+def test_on_the_null_market_neither_model_beats_what_the_contract_alone_explains(null_scores):
+    """hit_50 is predictable from the contract even on a martingale (cheap, short-dated options
+    reach +50% more often), and so is the reward (spreads, decay): skill is lift over the same
+    model given the contract's own features only, and there is none."""
+    baseline_lift = pick_difference(null_scores, "baseline", "contract_only", 5)
+    assert baseline_lift["low"] <= 0 <= baseline_lift["high"], baseline_lift
+    ppo_lift = pick_difference(null_scores, "ppo", "ppo_contract_only", 5, "reward")
+    assert ppo_lift["low"] <= 0 <= ppo_lift["high"], ppo_lift
+
+
+# ---- the assets ---------------------------------------------------------------------------------------
+
+
+def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
+    resources = {
+        "warehouse": Warehouse(duckdb_path=null_market["path"], dataset="rl_test"),
+        "model_store": ModelStore(location=str(tmp_path / "models")),
+    }
+    config = {
+        "ops": {
+            name: {"config": {"ppo_total_steps": 100_000, "min_train_dates": 150}}
+            for name in ("baseline_model", "ppo_agent")
+        }
+    }
+    result = dg.materialize([baseline_model, ppo_agent], resources=resources, run_config=config)
+    assert result.success
+    last_label_end = max(pd.to_datetime(null_market["dataset"]["label_end_date"]).dt.date)
+    for name in ("baseline_model", "ppo_agent"):
+        (event,) = result.asset_materializations_for_node(name)
+        metadata = {k: v.value for k, v in event.metadata.items()}
+        assert metadata["version"] == 1
+        assert metadata["usable_from"] == str(calendar.shift_trading_days(last_label_end, 1))
+        assert "data:image/png;base64," in metadata["out_of_sample"]
+        assert (tmp_path / "models" / name / "v1.pt").exists()
+    with open_duckdb(null_market["path"], "rl_test") as wh:
+        assert [v.version for v in versions(wh, "ppo_agent")] == [1]
+        artifact = load_artifact(versions(wh, "ppo_agent")[0].artifact_uri)
+    agent = ActorCritic(artifact["n_observations"], artifact["hidden"])
+    agent.load_state_dict(artifact["state_dict"])
+    scaler = Scaler.from_dict(artifact["scaler"])
+    scores = take_probability(agent, scaler.transform(null_market["dataset"].head(50)))
+    assert scores.shape == (50,) and ((scores >= 0) & (scores <= 1)).all()
+    assert TrainingConfig().n_folds == 3
