@@ -54,7 +54,7 @@ def train_classifier(
     model = HitClassifier(features.shape[1], config.hidden)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     x = torch.as_tensor(features, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.float32)
+    y = torch.tensor(labels, dtype=torch.float32)
     loss_fn = nn.BCEWithLogitsLoss()
     model.train()
     for _ in range(config.epochs):

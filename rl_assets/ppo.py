@@ -19,11 +19,11 @@ from rl_assets.rl_env import EXTRA_OBSERVATIONS, BatchedOptionsFilterEnv, Candid
 
 @dataclass(frozen=True)
 class PPOConfig:
-    n_envs: int = 1024
+    n_envs: int = 4096
     n_steps: int = 32  # rollout length per env
-    total_steps: int = 1_000_000  # env steps over the whole training
+    total_steps: int = 2_000_000  # env steps over the whole training
     epochs: int = 4
-    minibatch_size: int = 8192
+    minibatch_size: int = 16384
     learning_rate: float = 1e-3
     # A pick changes later rewards only through the day's budget; discounting the future away
     # (gamma 0) credits each decision with its own outcome, far less noisy than a 0.99 return over
@@ -45,12 +45,13 @@ class PPOConfig:
 
 
 class ActorCritic(nn.Module):
-    """Shared trunk; a policy head (logits of skip/take) and a value head."""
+    """Shared trunk; a policy head (logits of skip/take) and a value head. ReLU rather than tanh:
+    on CPU tanh and its gradient were a third of the training time, with the same results."""
 
     def __init__(self, n_observations: int, hidden: int):
         super().__init__()
         self.n_observations, self.hidden = n_observations, hidden
-        self.trunk = nn.Sequential(nn.Linear(n_observations, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh())
+        self.trunk = nn.Sequential(nn.Linear(n_observations, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         self.policy = nn.Linear(hidden, 2)
         self.value = nn.Linear(hidden, 1)
         nn.init.orthogonal_(self.policy.weight, gain=0.01)

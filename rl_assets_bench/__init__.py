@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "archive": "rl_assets_bench.archive:run",
     "technicals": "rl_assets_bench.technicals:run",
     "dataset": "rl_assets_bench.dataset:run",
+    "models": "rl_assets_bench.models:run",
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,5 @@
 import datetime as dt
-import zlib
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -9,7 +7,7 @@ from rl_assets import calendar
 from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.resources import SyntheticMarketProvider, Warehouse
 from rl_assets.warehouse.duckdb_backend import open_duckdb
-from rl_assets_tests.history import build_history, table
+from rl_assets_tests.history import ThinnedMarket, build_history, table
 
 DAY = dt.date(2026, 11, 20)  # a Friday session
 NEXT_DAY = dt.date(2026, 11, 23)
@@ -48,15 +46,6 @@ def resources(duckdb_path):
 UNDERLYINGS, SESSIONS, SEED = 40, 220, 3
 PLANTED_SIGNAL = 2.0
 MARKET_DAYS = calendar.trading_days(dt.date(2023, 1, 3), dt.date(2025, 6, 30))[-SESSIONS:]
-
-
-class ThinnedMarket(SyntheticMarket):
-    """The synthetic market listing a fixed 1/32 of its contract symbols."""
-
-    def chain(self, day):
-        chain = super().chain(day)
-        keep = np.fromiter((zlib.crc32(s.encode()) % 32 == 0 for s in chain["contract_symbol"]), bool, len(chain))
-        return chain[keep].reset_index(drop=True)
 
 
 def _build(tmp_path_factory, signal: float) -> dict:

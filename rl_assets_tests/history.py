@@ -5,6 +5,9 @@ rl_dataset where T+3 has landed. Shared by the dataset, leakage and evaluation t
 from __future__ import annotations
 
 import datetime as dt
+import zlib
+
+import numpy as np
 
 from rl_assets import calendar
 from rl_assets.archive import archive_chain_frame, write_prices
@@ -30,3 +33,12 @@ def build_history(warehouse, market: SyntheticMarket, days: list[dt.date], *, da
 def table(warehouse, name: str, order: str = "snapshot_date, contract_symbol"):
     """A whole table as a DataFrame (tests only: real code reads through sql/ statements)."""
     return warehouse.connection.execute(f"SELECT * FROM {warehouse._qualified(name)} ORDER BY {order}").df()
+
+
+class ThinnedMarket(SyntheticMarket):
+    """The synthetic market listing a fixed 1/32 of its contract symbols."""
+
+    def chain(self, day):
+        chain = super().chain(day)
+        keep = np.fromiter((zlib.crc32(s.encode()) % 32 == 0 for s in chain["contract_symbol"]), bool, len(chain))
+        return chain[keep].reset_index(drop=True)

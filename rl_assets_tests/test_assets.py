@@ -216,12 +216,17 @@ def test_the_provider_says_plainly_when_it_cannot_serve_a_date(resources):
 
 def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
     """`make demo`'s program on a short stretch, in its own process with its own instance and file."""
-    demo_env = {"RL_ASSETS_DUCKDB_PATH": str(tmp_path / "demo.duckdb"), "RL_ASSETS_UNIVERSE": "3"}
+    demo_env = {
+        "RL_ASSETS_DUCKDB_PATH": str(tmp_path / "demo.duckdb"),
+        "RL_ASSETS_UNIVERSE": "3",
+        "RL_ASSETS_MODEL_STORE": str(tmp_path / "models"),
+    }
     done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.demo", "--days", "5"], **demo_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "4 partitions" in done.stdout
     # prices 4; backfill 7 history + 1 technicals + 4 rl_state; daily 4 + 7 + 1 + 4; dataset 5
     assert "asset checks: 37/37 passed" in done.stdout, done.stdout
+    assert "models    skipped: walk-forward evaluation needs" in done.stdout  # 2 labelled days are too few
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
         days = wh.connection.execute(
             "SELECT COUNT(DISTINCT snapshot_date) FROM rl_assets.options_chain_history"

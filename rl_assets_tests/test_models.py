@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from rl_assets import calendar
 from rl_assets.assets.models import TrainingConfig, baseline_model, ppo_agent
@@ -58,6 +59,7 @@ def episode_days(null_market):
 def test_env_passes_gymnasiums_checker_and_is_registered(episode_days):
     env = OptionsFilterEnv(episode_days, window_days=3, budget=2)
     check_env(env, skip_render_check=True)
+    sb3_check_env(OptionsFilterEnv(episode_days, window_days=3, budget=2), warn=True)  # the reference PPO's own checker
     made = gym.make(ENV_ID, days=episode_days, window_days=3, budget=2)
     observation, info = made.reset(seed=3)
     assert observation.shape == (len(STATE_FEATURES) + 2,) and "date" in info

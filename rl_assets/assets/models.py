@@ -35,7 +35,7 @@ class TrainingConfig(dg.Config):
     n_folds: int = Field(default=3, description="walk-forward test blocks")
     min_train_dates: int = Field(default=30, description="trading dates in the first fold's training slice")
     embargo: int = Field(default=2, description="trading dates skipped after the 3-day purge")
-    ppo_total_steps: int = Field(default=1_000_000, description="PPO env steps per training run")
+    ppo_total_steps: int = Field(default=2_000_000, description="PPO env steps per training run")
     seed: int = Field(default=0, description="seed of every model and sampler")
 
     def evaluation(self) -> EvaluationConfig:
