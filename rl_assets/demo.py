@@ -136,12 +136,15 @@ def main(argv: list[str] | None = None) -> None:
     if models_run is None:
         print(f"models    skipped: walk-forward evaluation needs {needed} labelled days, the run has {labelled_days}")
     else:
-        for name in ("baseline_model", "ppo_agent"):
+        for name, model in (("baseline_model", "baseline"), ("ppo_agent", "ppo")):
             meta = _metadata(models_run, name)
+            top = meta["metrics"][model]["top_5"]
+            hit, reward = top["hit_rate"], top["mean_reward"]
             print(
                 f"{name:<14} v{meta['version']} usable from {meta['usable_from']}: out of sample over "
-                f"{meta['test_days']} days, daily top-5 picks hit >50% in 3 days {meta['top_5_hit_rate']:.1%} "
-                f"(base rate {meta['base_rate']:.1%}), mean reward {meta['top_5_mean_reward']:+.1%}"
+                f"{meta['test_days']} days, daily top-5 picks hit >50% in 3 days {hit['value']:.1%} "
+                f"[{hit['low']:.1%}, {hit['high']:.1%}] (base rate {meta['base_rate']:.1%}), mean reward "
+                f"{reward['value']:+.1%} [{reward['low']:+.1%}, {reward['high']:+.1%}]"
             )
         print(f"models    trained and registered in {training_seconds:.1f} s (model_registry, {settings.model_store})")
     print(
