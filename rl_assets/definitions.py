@@ -6,6 +6,7 @@ from rl_assets.assets.checks import options_chain_history_checks, price_data_che
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
 from rl_assets.assets.models import baseline_model, ppo_agent
+from rl_assets.assets.paper_trading import paper_trades, paper_trading_performance, recommendations
 from rl_assets.assets.technicals import technicals_history
 from rl_assets.resources import MarketDataProvider, ModelStore, SyntheticMarketProvider, Warehouse
 from rl_assets.settings import Settings
@@ -46,6 +47,12 @@ training_job = dg.define_asset_job(
     description="Train, evaluate walk-forward and register new versions of both models.",
 )
 
+paper_trading_job = dg.define_asset_job(
+    "paper_trading_job",
+    selection=dg.AssetSelection.assets(recommendations, paper_trades, paper_trading_performance),
+    description="Screen the day's candidates, record the models' picks, resolve and track them.",
+)
+
 defs = dg.Definitions(
     assets=[
         options_chain,
@@ -56,8 +63,11 @@ defs = dg.Definitions(
         rl_dataset,
         baseline_model,
         ppo_agent,
+        recommendations,
+        paper_trades,
+        paper_trading_performance,
     ],
     asset_checks=[price_data_checks, options_chain_history_checks, rl_state_checks, rl_dataset_checks],
-    jobs=[archive_job, dataset_job, training_job],
+    jobs=[archive_job, dataset_job, training_job, paper_trading_job],
     resources=build_resources(Settings.from_env()),
 )

@@ -26,11 +26,14 @@ from rl_assets.assets.checks import (  # noqa: E402
 from rl_assets.assets.dataset import rl_dataset, rl_state  # noqa: E402
 from rl_assets.assets.market import options_chain, options_chain_history, price_data  # noqa: E402
 from rl_assets.assets.models import TrainingConfig, baseline_model, ppo_agent  # noqa: E402
+from rl_assets.assets.paper_trading import paper_trades, paper_trading_performance, recommendations  # noqa: E402
 from rl_assets.assets.technicals import technicals_history  # noqa: E402
 from rl_assets.definitions import defs  # noqa: E402
 from rl_assets.partitions import range_run_tags  # noqa: E402
 from rl_assets.reward import HORIZON_DAYS  # noqa: E402
 from rl_assets.settings import Settings  # noqa: E402
+
+PAPER_DAYS = 15  # sessions of paper trading at the end of the demo's stretch
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,17 +92,38 @@ def main(argv: list[str] | None = None) -> None:
     dataset_seconds = time.perf_counter() - dataset_started
 
     # 5. Both models: walk-forward evaluation on the same folds, then a registered version each.
-    training = TrainingConfig()
-    labelled_days = len(calendar.trading_days(start, labelled_end))
-    needed = training.min_train_dates + 3 + training.embargo + training.n_folds
-    models_run, training_seconds = None, 0.0
-    if labelled_days >= needed:
+    #    First a version as of PAPER_DAYS sessions ago (trained only on labels known by then), so the
+    #    paper-trading backfill below has a model that was usable on those days; then today's.
+    training = TrainingConfig(min_train_dates=25)
+    paper_start = calendar.shift_trading_days(end, -(PAPER_DAYS - 1))
+    last_labelled_before = calendar.shift_trading_days(paper_start, -(HORIZON_DAYS + 1))
+    labelled_before = len(calendar.trading_days(start, last_labelled_before)) if last_labelled_before >= start else 0
+    needed = training.min_train_dates + HORIZON_DAYS + training.embargo + training.n_folds
+    models_run = paper_run = None
+    training_seconds = paper_seconds = 0.0
+    if labelled_before >= needed:
         training_started = time.perf_counter()
-        models_run = dg.materialize(
-            [rl_dataset, baseline_model, ppo_agent], instance=instance, resources=resources, run_config=quiet,
-            selection=dg.AssetSelection.assets(baseline_model, ppo_agent),
-        )  # fmt: skip
+        for as_of in (str(paper_start), None):
+            models_run = dg.materialize(
+                [rl_dataset, baseline_model, ppo_agent], instance=instance, resources=resources,
+                run_config={**quiet, "ops": {name: {"config": {**training.model_dump(), "as_of": as_of}}
+                                            for name in ("baseline_model", "ppo_agent")}},
+                selection=dg.AssetSelection.assets(baseline_model, ppo_agent),
+            )  # fmt: skip
         training_seconds = time.perf_counter() - training_started
+
+        # 6. Paper trading over the last PAPER_DAYS sessions: screen, pick, resolve, track.
+        paper_started = time.perf_counter()
+        paper_run = dg.materialize(
+            [rl_state, baseline_model, ppo_agent, rl_dataset, recommendations, paper_trades],
+            instance=instance, resources=resources, run_config=quiet, tags=range_run_tags(paper_start, end),
+            selection=dg.AssetSelection.assets(recommendations, paper_trades),
+        )  # fmt: skip
+        performance_run = dg.materialize(
+            [paper_trades, rl_dataset, paper_trading_performance], instance=instance, resources=resources,
+            run_config=quiet, selection=dg.AssetSelection.assets(paper_trading_performance),
+        )  # fmt: skip
+        paper_seconds = time.perf_counter() - paper_started
 
     history = _metadata(backfill, "options_chain_history")
     technicals = _metadata(backfill, "technicals_history")
@@ -107,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     today = _metadata(daily, "options_chain_history")
     labels = _metadata(dataset, "rl_dataset")
     state = _metadata(backfill, "rl_state")
-    runs = tuple(r for r in (prices_run, backfill, daily, dataset, models_run) if r is not None)
+    runs = tuple(r for r in (prices_run, backfill, daily, dataset, models_run, paper_run) if r is not None)
     checks = [(e.check_name, e.passed) for result in runs for e in result.get_asset_check_evaluations()]
     failed = sorted({name for name, passed in checks if not passed})
     print()
@@ -134,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
         f"exits {labels['exits']}; {dataset_seconds:.1f} s"
     )
     if models_run is None:
-        print(f"models    skipped: walk-forward evaluation needs {needed} labelled days, the run has {labelled_days}")
+        print(
+            f"models    skipped: walk-forward evaluation needs {needed} labelled days before the paper-trading "
+            f"window, the run has {labelled_before}"
+        )
     else:
         for name, model in (("baseline_model", "baseline"), ("ppo_agent", "ppo")):
             meta = _metadata(models_run, name)
@@ -146,7 +173,20 @@ def main(argv: list[str] | None = None) -> None:
                 f"[{hit['low']:.1%}, {hit['high']:.1%}] (base rate {meta['base_rate']:.1%}), mean reward "
                 f"{reward['value']:+.1%} [{reward['low']:+.1%}, {reward['high']:+.1%}]"
             )
-        print(f"models    trained and registered in {training_seconds:.1f} s (model_registry, {settings.model_store})")
+        print(
+            f"models    two versions each trained and registered in {training_seconds:.1f} s ({settings.model_store})"
+        )
+        paper = _metadata(performance_run, "paper_trading_performance")
+        print(
+            f"paper trading {paper_start} .. {end}: {paper['open_trades']} trades still open (T+3 not landed); {paper_seconds:.1f} s"
+        )
+        for model, stats in paper["metrics"].items():
+            hit, reward = stats["hit_rate"], stats["mean_reward"]
+            print(
+                f"  {model:<20} {stats['resolved_picks']:>5} resolved picks: hit >50% in 3 days {hit['value']:.1%} "
+                f"[{hit['low']:.1%}, {hit['high']:.1%}], mean reward {reward['value']:+.1%} "
+                f"[{reward['low']:+.1%}, {reward['high']:+.1%}]"
+            )
     print(
         f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed"
         + (f"; failing: {', '.join(failed)}" if failed else "")

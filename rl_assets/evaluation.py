@@ -112,6 +112,17 @@ def bootstrap_by_date(
     return float(estimate), float(low), float(high)
 
 
+def mean_interval(values, dates, **bootstrap) -> tuple[float, float, float]:
+    """Mean with a date-clustered bootstrap interval: (mean, low, high)."""
+    values = np.asarray(values, dtype=float)
+    return bootstrap_by_date(lambda rows: float(values[rows].mean()), dates, **bootstrap)
+
+
+def interval_dict(estimate: tuple[float, float, float], digits: int = 4) -> dict:
+    """(value, low, high) as a dict for metadata and JSON."""
+    return {"value": round(estimate[0], digits), "low": round(estimate[1], digits), "high": round(estimate[2], digits)}
+
+
 def auc_interval(labels, scores, dates, weights=None, **bootstrap) -> tuple[float, float, float]:
     """(Weighted) AUC with a date-clustered bootstrap interval: (auc, low, high)."""
     labels, scores = np.asarray(labels, dtype=bool), np.asarray(scores, dtype=float)

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from rl_assets.baseline import BaselineConfig, predict_proba, train_classifier
-from rl_assets.evaluation import Fold, auc_interval, bootstrap_by_date, walk_forward_splits
+from rl_assets.evaluation import (
+    Fold,
+    auc_interval,
+    bootstrap_by_date,
+    interval_dict,
+    mean_interval,
+    walk_forward_splits,
+)
 from rl_assets.features import STATE_FEATURES, Scaler
 from rl_assets.ppo import PPOConfig, take_probability, train_ppo
 from rl_assets.rl_env import candidate_days
@@ -88,12 +95,7 @@ def daily_picks(scored: pd.DataFrame, score_column: str, k: int) -> pd.DataFrame
 
 
 def _rate(frame: pd.DataFrame, column: str) -> tuple[float, float, float]:
-    values = frame[column].astype(float).to_numpy()
-    return bootstrap_by_date(lambda rows: float(values[rows].mean()), frame["snapshot_date"].to_numpy())
-
-
-def _interval(estimate: tuple[float, float, float]) -> dict:
-    return {"value": round(estimate[0], 4), "low": round(estimate[1], 4), "high": round(estimate[2], 4)}
+    return mean_interval(frame[column].astype(float), frame["snapshot_date"].to_numpy())
 
 
 def pick_metrics(scored: pd.DataFrame, models: Sequence[str], picks: Sequence[int] = PICKS) -> dict:
@@ -103,17 +105,17 @@ def pick_metrics(scored: pd.DataFrame, models: Sequence[str], picks: Sequence[in
     out: dict = {
         "test_days": int(scored["snapshot_date"].nunique()),
         "candidates": len(scored),
-        "base_rate": _interval(_rate(scored, "hit")),
-        "all_candidates_mean_reward": _interval(_rate(scored, "reward")),
+        "base_rate": interval_dict(_rate(scored, "hit")),
+        "all_candidates_mean_reward": interval_dict(_rate(scored, "reward")),
     }
     for model in models:
         column = f"score_{model}"
-        result = {"auc_hit_50": _interval(auc_interval(scored["hit"], scored[column], scored["snapshot_date"]))}
+        result = {"auc_hit_50": interval_dict(auc_interval(scored["hit"], scored[column], scored["snapshot_date"]))}
         for k in picks:
             chosen = daily_picks(scored, column, k)
             result[f"top_{k}"] = {
-                "hit_rate": _interval(_rate(chosen, "hit")),
-                "mean_reward": _interval(_rate(chosen, "reward")),
+                "hit_rate": interval_dict(_rate(chosen, "hit")),
+                "mean_reward": interval_dict(_rate(chosen, "reward")),
             }
         out[model] = result
     return out
@@ -126,7 +128,7 @@ def pick_difference(scored: pd.DataFrame, model: str, reference: str, k: int, co
     theirs = daily_picks(scored, f"score_{reference}", k).groupby("snapshot_date")[column].mean()
     difference = (ours - theirs).to_numpy()
     dates = np.arange(len(difference))
-    return _interval(bootstrap_by_date(lambda rows: float(difference[rows].mean()), dates))
+    return interval_dict(bootstrap_by_date(lambda rows: float(difference[rows].mean()), dates))
 
 
 def plot_png(scored: pd.DataFrame, metrics: dict, models: Sequence[str], picks: Sequence[int] = PICKS) -> bytes:

@@ -5,6 +5,7 @@ skill on the planted-signal market and none on the null market, and the two asse
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import dagster as dg
 import gymnasium as gym
@@ -226,8 +227,10 @@ def test_on_the_null_market_neither_model_beats_what_the_contract_alone_explains
 
 
 def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
+    path = str(tmp_path / "warehouse.duckdb")
+    shutil.copy(null_market["path"], path)  # the session's market stays as the pipeline built it
     resources = {
-        "warehouse": Warehouse(duckdb_path=null_market["path"], dataset="rl_test"),
+        "warehouse": Warehouse(duckdb_path=path, dataset="rl_test"),
         "model_store": ModelStore(location=str(tmp_path / "models")),
     }
     config = {
@@ -246,7 +249,7 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
         assert metadata["usable_from"] == str(calendar.shift_trading_days(last_label_end, 1))
         assert "data:image/png;base64," in metadata["out_of_sample"]
         assert (tmp_path / "models" / name / "v1.pt").exists()
-    with open_duckdb(null_market["path"], "rl_test") as wh:
+    with open_duckdb(path, "rl_test") as wh:
         assert [v.version for v in versions(wh, "ppo_agent")] == [1]
         artifact = load_artifact(versions(wh, "ppo_agent")[0].artifact_uri)
     agent = ActorCritic(artifact["n_observations"], artifact["hidden"])

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from pydantic import Field
 
+from rl_assets import calendar
 from rl_assets.assets.dataset import rl_dataset
 from rl_assets.baseline import BaselineConfig, train_classifier
 from rl_assets.evaluation import Fold
@@ -32,11 +33,18 @@ from rl_assets.training import (
 
 
 class TrainingConfig(dg.Config):
-    n_folds: int = Field(default=3, description="walk-forward test blocks")
-    min_train_dates: int = Field(default=30, description="trading dates in the first fold's training slice")
-    embargo: int = Field(default=2, description="trading dates skipped after the 3-day purge")
-    ppo_total_steps: int = Field(default=2_000_000, description="PPO env steps per training run")
+    n_folds: int = Field(default=EvaluationConfig.n_folds, description="walk-forward test blocks")
+    min_train_dates: int = Field(
+        default=EvaluationConfig.min_train_dates, description="trading dates in the first fold's training slice"
+    )
+    embargo: int = Field(default=EvaluationConfig.embargo, description="trading dates skipped after the 3-day purge")
+    ppo_total_steps: int = Field(default=PPOConfig.total_steps, description="PPO env steps per training run")
     seed: int = Field(default=0, description="seed of every model and sampler")
+    as_of: str | None = Field(
+        default=None,
+        description="Train only on rows whose labels were all known before this trading day (YYYY-MM-DD): "
+        "a walk-forward version for historical paper trading, usable from that day at the latest.",
+    )
 
     def evaluation(self) -> EvaluationConfig:
         return EvaluationConfig(
@@ -45,7 +53,7 @@ class TrainingConfig(dg.Config):
         )  # fmt: skip
 
 
-def _training_rows(warehouse: Warehouse) -> pd.DataFrame:
+def _training_rows(warehouse: Warehouse, as_of: str | None = None) -> pd.DataFrame:
     with warehouse.session() as wh:
         span = wh.query("rl_dataset_date_range").iloc[0]
         if not span["row_count"]:
@@ -53,6 +61,11 @@ def _training_rows(warehouse: Warehouse) -> pd.DataFrame:
         rows = wh.query("rl_dataset_training_rows", {"start_date": span["first_date"], "end_date": span["last_date"]})
     for column in ("snapshot_date", "label_end_date"):
         rows[column] = pd.to_datetime(rows[column]).dt.date
+    if as_of is not None:
+        cutoff = calendar.require_trading_day(as_of)
+        rows = rows[rows["label_end_date"] < cutoff]
+        if rows.empty:
+            raise dg.Failure(description=f"no rl_dataset row has all its labels known before {cutoff}")
     return rows
 
 
@@ -111,7 +124,7 @@ def baseline_model(
     on every labelled row and registered as a new version in model_registry."""
     started = time.perf_counter()
     evaluation = config.evaluation()
-    frame = _training_rows(warehouse)
+    frame = _training_rows(warehouse, config.as_of)
     folds = _folds(frame, evaluation)
     scorers = {
         "baseline": score_baseline(evaluation.baseline),
@@ -148,7 +161,7 @@ def ppo_agent(
     started = time.perf_counter()
     evaluation = config.evaluation()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    frame = _training_rows(warehouse)
+    frame = _training_rows(warehouse, config.as_of)
     folds = _folds(frame, evaluation)
     scorers = {
         "ppo": score_ppo(evaluation.ppo, evaluation.max_candidates_per_day),

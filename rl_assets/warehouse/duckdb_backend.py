@@ -19,6 +19,8 @@ CREATE_STATEMENTS = [
     "create_rl_state",
     "create_rl_dataset",
     "create_model_registry",
+    "create_recommendations",
+    "create_paper_trades",
 ]
 
 

@@ -1,0 +1,144 @@
+"""recommendations, paper_trades and paper_trading_performance: the agent filtering each day's
+candidate trades, tracked against the >50%-in-3-days target."""
+
+import time
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from rl_assets.assets.dataset import rl_dataset, rl_state
+from rl_assets.assets.models import baseline_model, ppo_agent
+from rl_assets.paper_trading import (
+    PERFORMANCE_TABLE,
+    ScreenerRules,
+    build_recommendations,
+    performance,
+    plot_png,
+    record_paper_trades,
+    resolve_paper_trades,
+)
+from rl_assets.partitions import partition_days, run_window_metadata, trading_days
+from rl_assets.resources import Warehouse
+from rl_assets.training import markdown_image
+
+
+class ScreenerConfig(dg.Config):
+    """The screener's rules as run config; defaults from rl_assets.paper_trading.ScreenerRules."""
+
+    min_volume: int = Field(default=ScreenerRules.min_volume, description="contracts traded that day, at least")
+    min_open_interest: int = Field(default=ScreenerRules.min_open_interest, description="open interest, at least")
+    min_dte: int = Field(default=ScreenerRules.min_dte, description="calendar days to expiration, at least")
+    max_dte: int = Field(default=ScreenerRules.max_dte, description="calendar days to expiration, at most")
+    min_abs_delta: float = Field(default=ScreenerRules.min_abs_delta, description="|delta|, at least")
+    max_abs_delta: float = Field(default=ScreenerRules.max_abs_delta, description="|delta|, at most")
+    max_spread_pct: float = Field(default=ScreenerRules.max_spread_pct, description="(ask - bid) / mid, at most")
+    min_entry_price: float = Field(default=ScreenerRules.min_entry_price, description="ask, at least")
+
+
+class PaperTradesConfig(dg.Config):
+    picks_per_day: int = Field(default=5, description="picks per model and day")
+    repick: bool = Field(
+        default=False, description="re-record days that already have picks (normally they are only resolved)"
+    )
+
+
+@dg.asset(
+    group_name="paper_trading",
+    kinds={"duckdb", "sql"},
+    partitions_def=trading_days,
+    deps=[rl_state],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def recommendations(
+    context: dg.AssetExecutionContext, config: ScreenerConfig, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """The day's candidate trades: rl_state through a configurable rule screener (liquidity, days
+    to expiration, delta band, spread limit, minimum price). The list the agent filters."""
+    days = partition_days(context)
+    try:
+        rules = ScreenerRules(**config.model_dump())
+    except ValueError as error:
+        raise dg.Failure(description=str(error)) from error
+    with warehouse.session() as wh:
+        by_day = build_recommendations(wh, days[0], days[-1], rules)
+    empty = [d for d, n in by_day.items() if n == 0]
+    if empty:
+        context.log.warning(f"no contract passed the screener on {empty}")
+    return dg.MaterializeResult(
+        metadata={
+            **run_window_metadata(days, sum(by_day.values())),
+            "rules": dg.MetadataValue.json(rules.parameters()),
+            "recommendations_by_day": dg.MetadataValue.json(by_day),
+            "days_without_recommendations": dg.MetadataValue.json(empty),
+        }
+    )
+
+
+@dg.asset(
+    group_name="paper_trading",
+    kinds={"duckdb", "torch"},
+    partitions_def=trading_days,
+    deps=[recommendations, ppo_agent, baseline_model, rl_dataset],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def paper_trades(
+    context: dg.AssetExecutionContext, config: PaperTradesConfig, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """For each trading day T: the picks of the newest ppo_agent version usable at T (and the
+    baseline's, for comparison) among the day's recommendations, recorded with score and entry
+    price before any outcome is known; resolved with the shared reward once rl_dataset[T] exists
+    (re-running a recorded day only resolves it). A backfill picks each day with the version usable
+    then; a day with no usable model or no recommendations is recorded as such."""
+    days = partition_days(context)
+    started = time.perf_counter()
+    with warehouse.session() as wh:
+        report = record_paper_trades(
+            wh, days, picks_per_day=config.picks_per_day, recorded_at=pd.Timestamp.now(tz="UTC"), repick=config.repick
+        )
+        status = wh.query("paper_trades_days", {"start_date": days[0], "end_date": days[-1]})
+    return dg.MaterializeResult(
+        metadata={
+            **run_window_metadata(days, int(status["picks"].sum())),
+            "resolved": int(status["resolved"].sum()),
+            "by_day": dg.MetadataValue.json(report),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+@dg.asset(group_name="paper_trading", kinds={"duckdb"}, deps=[paper_trades, rl_dataset])
+def paper_trading_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Running hit rate of >50%-in-3-days and mean reward of the agent's picks, the baseline's and
+    all recommendations, with 95% intervals and equity curves; also the table
+    paper_trading_performance (one row per model and trade date) for notebooks."""
+    with warehouse.session() as wh:
+        span = wh.query("paper_trades_date_range").iloc[0]
+        if not span["row_count"]:
+            raise dg.Failure(description="paper_trades is empty: materialise paper_trades first")
+        window = {"start_date": span["first_date"], "end_date": span["last_date"]}
+        resolve_paper_trades(wh, window["start_date"], window["end_date"], pd.Timestamp.now(tz="UTC"))
+        trades = wh.query("paper_trades_window", window)
+        everything = wh.query("recommendations_outcomes", window)
+        daily, summary = performance(trades, everything)
+        wh.load_frame(PERFORMANCE_TABLE, daily, replace_table=True)
+    open_trades = int(trades["resolved_at"].isna().sum())
+    lines = ["| | resolved picks | hit rate (>50% in 3 days) | mean reward |", "|---|---|---|---|"]
+    for model, stats in summary.items():
+        hit, reward = stats["hit_rate"], stats["mean_reward"]
+        lines.append(
+            f"| {model} | {stats['resolved_picks']} over {stats['days']} days | {hit['value']:.1%} "
+            f"[{hit['low']:.1%}, {hit['high']:.1%}] | {reward['value']:+.1%} [{reward['low']:+.1%}, {reward['high']:+.1%}] |"
+        )
+    plot = markdown_image(plot_png(daily), "paper trading") if len(daily) else "(no resolved trades yet)"
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(daily),
+            "first_trade_date": str(window["start_date"]),
+            "last_trade_date": str(window["end_date"]),
+            "open_trades": open_trades,
+            "summary": dg.MetadataValue.md("\n".join(lines) + "\n\n" + plot),
+            "metrics": dg.MetadataValue.json(summary),
+            "table": PERFORMANCE_TABLE,
+        }
+    )

@@ -1,0 +1,258 @@
+"""The paper-trading loop: screen each day's candidates, let each model pick from them, record the
+picks before any outcome is known, resolve them with the shared reward once T+3 has landed, and
+track how the picks do.
+
+Model selection follows DESIGN.md: day T's picks come from the newest version usable at T
+(model_registry.usable_from <= T: every training label was known before T), also in a historical
+backfill, where each day gets the version that was usable then; a day without one is recorded as
+such, never filled from a later model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from rl_assets import calendar
+from rl_assets.archive import replace_date_range
+from rl_assets.baseline import HitClassifier, predict_proba
+from rl_assets.evaluation import interval_dict, mean_interval
+from rl_assets.features import Scaler
+from rl_assets.model_store import ModelVersion, load_artifact, usable_version
+from rl_assets.ppo import ActorCritic, take_probability
+
+MODELS = ("ppo_agent", "baseline_model")  # the agent's picks, and the baseline's for comparison
+PAPER_TRADES_STAGING = "paper_trades_staging"
+PERFORMANCE_TABLE = "paper_trading_performance"
+
+
+@dataclass(frozen=True)
+class ScreenerRules:
+    """The rule screener: which of rl_state's candidates are worth showing the agent."""
+
+    min_volume: int = 10
+    min_open_interest: int = 50
+    min_dte: int = 3
+    max_dte: int = 45
+    min_abs_delta: float = 0.10
+    max_abs_delta: float = 0.70
+    max_spread_pct: float = 0.35
+    min_entry_price: float = 0.10
+
+    def __post_init__(self):
+        problems = []
+        if self.min_dte > self.max_dte:
+            problems.append(f"min_dte {self.min_dte} > max_dte {self.max_dte}")
+        if not 0 <= self.min_abs_delta <= self.max_abs_delta <= 1:
+            problems.append(
+                f"need 0 <= min_abs_delta <= max_abs_delta <= 1; got {self.min_abs_delta}, {self.max_abs_delta}"
+            )
+        if self.max_spread_pct <= 0 or self.min_entry_price < 0 or self.min_volume < 0 or self.min_open_interest < 0:
+            problems.append("spread limit must be > 0; volume, open interest and entry price limits >= 0")
+        if problems:
+            raise ValueError("invalid screener rules: " + "; ".join(problems))
+
+    def parameters(self) -> dict:
+        return asdict(self)
+
+
+def build_recommendations(warehouse, start: dt.date, end: dt.date, rules: ScreenerRules) -> dict[str, int]:
+    """Replace recommendations[start..end] with rl_state's rows that pass the rules; rows per day."""
+    window = {"start_date": start, "end_date": end}
+    with warehouse.transaction():
+        warehouse.execute("delete_recommendations_range", window)
+        warehouse.execute("insert_recommendations", {**window, **rules.parameters()})
+        counts = warehouse.query("recommendations_row_counts", window)
+    by_day = {pd.Timestamp(d).date(): int(n) for d, n in zip(counts["snapshot_date"], counts["row_count"], strict=True)}
+    return {str(day): by_day.get(day, 0) for day in calendar.trading_days(start, end)}
+
+
+@lru_cache(maxsize=16)
+def _scorer(artifact_uri: str):
+    artifact = load_artifact(artifact_uri)
+    scaler = Scaler.from_dict(artifact["scaler"])
+    if artifact["kind"] == "hit_classifier":
+        model = HitClassifier(artifact["n_features"], artifact["hidden"])
+        model.load_state_dict(artifact["state_dict"])
+        return lambda frame: predict_proba(model.eval(), scaler.transform(frame))
+    if artifact["kind"] == "ppo_actor_critic":
+        model = ActorCritic(artifact["n_observations"], artifact["hidden"])
+        model.load_state_dict(artifact["state_dict"])
+        return lambda frame: take_probability(model.eval(), scaler.transform(frame))
+    raise ValueError(f"{artifact_uri}: unknown model kind {artifact['kind']!r}")
+
+
+@dataclass
+class DayRecord:
+    """What happened on one trading day for each model: picked (with the version), or why not."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+
+def pick(candidates: pd.DataFrame, version: ModelVersion, day: dt.date, picks_per_day: int) -> pd.DataFrame:
+    """The version's top `picks_per_day` candidates of `day` by score (ties by contract symbol)."""
+    if version.usable_from > day:  # the registry query already guarantees it; a pick must never break it
+        raise RuntimeError(
+            f"{version.model_name} v{version.version} is usable from {version.usable_from}, not on {day}"
+        )
+    scored = candidates.assign(score=_scorer(version.artifact_uri)(candidates))
+    top = scored.sort_values(["score", "contract_symbol"], ascending=[False, True]).head(picks_per_day)
+    return pd.DataFrame(
+        {
+            "trade_date": day,
+            "contract_symbol": top["contract_symbol"].to_numpy(),
+            "underlying": top["underlying"].to_numpy(),
+            "model_name": version.model_name,
+            "model_version": version.version,
+            "model_usable_from": version.usable_from,
+            "pick_rank": np.arange(1, len(top) + 1),
+            "score": top["score"].to_numpy(float),
+            "entry_price": top["entry_price"].to_numpy(float),
+        }
+    )
+
+
+def record_paper_trades(
+    warehouse,
+    days: list[dt.date],
+    *,
+    picks_per_day: int,
+    recorded_at: pd.Timestamp,
+    models: tuple[str, ...] = MODELS,
+    repick: bool = False,
+) -> dict[str, dict[str, str]]:
+    """Record each day's picks for each model (days already recorded are kept unless `repick`),
+    then resolve every open trade of the days whose rl_dataset row exists. Returns, per day and
+    model, what happened."""
+    if picks_per_day < 1:
+        raise ValueError(f"picks_per_day must be >= 1; got {picks_per_day}")
+    window = {"start_date": days[0], "end_date": days[-1]}
+    recorded = warehouse.query("paper_trades_days", window)
+    already = {pd.Timestamp(d).date() for d in recorded["trade_date"]}
+    todo = [d for d in days if repick or d not in already]
+    report: dict[str, dict[str, str]] = {str(d): {} for d in days}
+    for day in days:
+        if day not in todo:
+            report[str(day)] = {m: "already recorded" for m in models}
+    rows = []
+    for day in todo:
+        candidates = warehouse.query("recommended_states", {"start_date": day, "end_date": day})
+        for model in models:
+            version = usable_version(warehouse, model, day)
+            if candidates.empty:
+                report[str(day)][model] = "no recommendations"
+            elif version is None:
+                report[str(day)][model] = "no usable model version"
+            else:
+                chosen = pick(candidates, version, day, picks_per_day)
+                rows.append(chosen)
+                report[str(day)][model] = (
+                    f"{len(chosen)} picks by v{version.version} (usable from {version.usable_from})"
+                )
+    if todo:
+        frame = pd.concat(rows, ignore_index=True) if rows else _empty_trades()
+        frame["recorded_at"] = pd.Timestamp(recorded_at)
+        # Replace each run of consecutive trading days to (re)record in one transaction.
+        for start, end in _runs(todo):
+            part = frame[(frame["trade_date"] >= start) & (frame["trade_date"] <= end)]
+            replace_date_range(
+                warehouse, part if len(part) else frame.head(0), start, end,
+                staging_table=PAPER_TRADES_STAGING,
+                delete_statement="delete_paper_trades_range",
+                insert_statement="insert_paper_trades",
+            )  # fmt: skip
+    resolve_paper_trades(warehouse, days[0], days[-1], recorded_at)
+    return report
+
+
+def _empty_trades() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "trade_date": pd.Series(dtype=object), "contract_symbol": pd.Series(dtype=object),
+            "underlying": pd.Series(dtype=object), "model_name": pd.Series(dtype=object),
+            "model_version": pd.Series(dtype="int64"), "model_usable_from": pd.Series(dtype=object),
+            "pick_rank": pd.Series(dtype="int64"), "score": pd.Series(dtype=float), "entry_price": pd.Series(dtype=float),
+        }
+    )  # fmt: skip
+
+
+def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive trading-day runs of `days`, as (first, last)."""
+    runs, start, previous = [], days[0], days[0]
+    for day in days[1:]:
+        if calendar.shift_trading_days(previous, 1) != day:
+            runs.append((start, previous))
+            start = day
+        previous = day
+    runs.append((start, previous))
+    return runs
+
+
+def resolve_paper_trades(warehouse, start: dt.date, end: dt.date, resolved_at: pd.Timestamp) -> None:
+    """Fill the outcome of open trades of [start, end] from rl_dataset (the shared reward)."""
+    warehouse.execute(
+        "resolve_paper_trades",
+        {"start_date": start, "end_date": end, "resolved_at": pd.Timestamp(resolved_at).to_pydatetime()},
+    )
+
+
+def performance(trades: pd.DataFrame, recommendations: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Per model (and for all recommendations) and resolved trading day: picks, hits, mean reward,
+    the equity curve (cumulative mean reward of the day's picks, equal weights) and the running hit
+    rate; and per model the overall hit rate and mean reward with 95% date-bootstrap intervals.
+
+    trades: resolved paper_trades rows; recommendations: resolved recommendations with hit_50 and
+    reward (sql/recommendations_outcomes.sql), named "all_recommendations".
+    """
+    frames = [trades[["trade_date", "model_name", "hit_50", "reward"]], recommendations]
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[rows["reward"].notna()].assign(hit=lambda f: f["hit_50"].astype(bool).astype(float))
+    daily = (
+        rows.groupby(["model_name", "trade_date"], as_index=False)
+        .agg(picks=("hit", "size"), hits=("hit", "sum"), mean_reward=("reward", "mean"))
+        .sort_values(["model_name", "trade_date"], ignore_index=True)
+    )
+    daily["equity"] = daily.groupby("model_name")["mean_reward"].cumsum()
+    cumulative = daily.groupby("model_name")[["hits", "picks"]].cumsum()
+    daily["running_hit_rate"] = cumulative["hits"] / cumulative["picks"]
+    summary = {}
+    for model, group in rows.groupby("model_name"):
+        dates = group["trade_date"].to_numpy()
+        summary[model] = {
+            "resolved_picks": len(group),
+            "days": int(group["trade_date"].nunique()),
+            "hit_rate": interval_dict(mean_interval(group["hit"], dates)),
+            "mean_reward": interval_dict(mean_interval(group["reward"], dates)),
+        }
+    return daily, summary
+
+
+def plot_png(daily: pd.DataFrame) -> bytes:
+    """Equity curves and running hit rates per model and for all recommendations."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=90)
+    for model, group in daily.groupby("model_name"):
+        dates = pd.to_datetime(group["trade_date"])
+        style = {"color": "grey", "linestyle": "--"} if model == "all_recommendations" else {}
+        left.plot(dates, group["equity"], label=model, **style)
+        right.plot(dates, group["running_hit_rate"], label=model, **style)
+    left.set(title="Equity: cumulative mean reward of the day's picks", xlabel="trade date")
+    right.set(title="Running hit rate (>50% within 3 days)", xlabel="trade date")
+    for axis in (left, right):
+        axis.tick_params(axis="x", labelrotation=30)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,2 @@
+DELETE FROM paper_trades
+WHERE trade_date BETWEEN @start_date AND @end_date
