@@ -134,8 +134,8 @@ def paper_trading_performance(context: dg.AssetExecutionContext, warehouse: Ware
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(daily),
-            "first_trade_date": str(window["start_date"]),
-            "last_trade_date": str(window["end_date"]),
+            "first_trade_date": str(pd.Timestamp(window["start_date"]).date()),
+            "last_trade_date": str(pd.Timestamp(window["end_date"]).date()),
             "open_trades": open_trades,
             "summary": dg.MetadataValue.md("\n".join(lines) + "\n\n" + plot),
             "metrics": dg.MetadataValue.json(summary),
