@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rl_assets.baseline import BaselineConfig, predict_proba, train_classifier
+from rl_assets.baseline import BaselineConfig, HitClassifier, predict_proba, train_classifier
 from rl_assets.evaluation import (
     Fold,
     auc_interval,
-    bootstrap_by_date,
     interval_dict,
     mean_interval,
     walk_forward_splits,
 )
 from rl_assets.features import STATE_FEATURES, Scaler
-from rl_assets.ppo import PPOConfig, take_probability, train_ppo
+from rl_assets.ppo import ActorCritic, PPOConfig, TrainingReport, take_probability, train_ppo
 from rl_assets.rl_env import candidate_days
 
 PICKS = (1, 3, 5, 10)
@@ -47,10 +46,30 @@ class EvaluationConfig:
 Scorer = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
 
 
+def fit_baseline(
+    train: pd.DataFrame, config: BaselineConfig, columns: Sequence[str] = STATE_FEATURES
+) -> tuple[Scaler, HitClassifier]:
+    """The scaler and the hit_50 classifier, both fit on `train` only."""
+    scaler = Scaler.fit(train, columns)
+    return scaler, train_classifier(scaler.transform(train), train["hit_50"].astype(bool).to_numpy(), config)
+
+
+def fit_ppo(
+    train: pd.DataFrame,
+    config: PPOConfig,
+    max_per_day: int,
+    columns: Sequence[str] = STATE_FEATURES,
+    device: str = "cpu",
+) -> tuple[Scaler, ActorCritic, TrainingReport]:
+    """The scaler (fit on `train` only) and a PPO agent trained on episodes of `train`'s days."""
+    scaler = Scaler.fit(train, columns)
+    model, report = train_ppo(candidate_days(train, scaler, max_per_day, seed=config.seed), config, device=device)
+    return scaler, model, report
+
+
 def score_baseline(config: BaselineConfig, columns: Sequence[str] = STATE_FEATURES) -> Scorer:
     def fit_and_score(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-        scaler = Scaler.fit(train, columns)
-        model = train_classifier(scaler.transform(train), train["hit_50"].astype(bool).to_numpy(), config)
+        scaler, model = fit_baseline(train, config, columns)
         return predict_proba(model, scaler.transform(test))
 
     return fit_and_score
@@ -58,8 +77,7 @@ def score_baseline(config: BaselineConfig, columns: Sequence[str] = STATE_FEATUR
 
 def score_ppo(config: PPOConfig, max_per_day: int, columns: Sequence[str] = STATE_FEATURES) -> Scorer:
     def fit_and_score(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-        scaler = Scaler.fit(train, columns)
-        model, _ = train_ppo(candidate_days(train, scaler, max_per_day, seed=config.seed), config)
+        scaler, model, _ = fit_ppo(train, config, max_per_day, columns)
         return take_probability(model, scaler.transform(test))
 
     return fit_and_score
@@ -126,9 +144,8 @@ def pick_difference(scored: pd.DataFrame, model: str, reference: str, k: int, co
     scored = scored.assign(hit=scored["hit_50"].astype(bool).astype(float))
     ours = daily_picks(scored, f"score_{model}", k).groupby("snapshot_date")[column].mean()
     theirs = daily_picks(scored, f"score_{reference}", k).groupby("snapshot_date")[column].mean()
-    difference = (ours - theirs).to_numpy()
-    dates = np.arange(len(difference))
-    return interval_dict(bootstrap_by_date(lambda rows: float(difference[rows].mean()), dates))
+    difference = ours - theirs  # one value per test day
+    return interval_dict(mean_interval(difference, difference.index.to_numpy()))
 
 
 def plot_png(scored: pd.DataFrame, metrics: dict, models: Sequence[str], picks: Sequence[int] = PICKS) -> bytes:

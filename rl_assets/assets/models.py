@@ -11,16 +11,18 @@ from pydantic import Field
 
 from rl_assets import calendar
 from rl_assets.assets.dataset import rl_dataset
-from rl_assets.baseline import BaselineConfig, train_classifier
+from rl_assets.baseline import BaselineConfig
 from rl_assets.evaluation import Fold
-from rl_assets.features import STATE_FEATURES, Scaler
+from rl_assets.features import STATE_FEATURES
 from rl_assets.model_store import register, usable_from
-from rl_assets.ppo import PPOConfig, train_ppo
+from rl_assets.ppo import PPOConfig
 from rl_assets.resources import ModelStore, Warehouse
-from rl_assets.rl_env import candidate_days
 from rl_assets.schema import CONTRACT_FEATURES
 from rl_assets.training import (
+    PICKS,
     EvaluationConfig,
+    fit_baseline,
+    fit_ppo,
     folds_for,
     markdown_image,
     out_of_sample,
@@ -88,7 +90,7 @@ def _register(warehouse: Warehouse, store: ModelStore, name: str, payload: dict,
 def _pick_table(metrics: dict, models: list[str]) -> str:
     lines = ["| k | " + " | ".join(models) + " | base rate |", "|---|" + "---|" * (len(models) + 1)]
     base = metrics["base_rate"]
-    for k in (1, 3, 5, 10):
+    for k in PICKS:
         cells = []
         for model in models:
             hit, reward = metrics[model][f"top_{k}"]["hit_rate"], metrics[model][f"top_{k}"]["mean_reward"]
@@ -133,8 +135,7 @@ def baseline_model(
     scored = out_of_sample(frame, folds, scorers)
     metrics = pick_metrics(scored, list(scorers))
     metrics["baseline_minus_contract_only_top_5_hit_rate"] = pick_difference(scored, "baseline", "contract_only", 5)
-    scaler = Scaler.fit(frame)
-    model = train_classifier(scaler.transform(frame), frame["hit_50"].astype(bool).to_numpy(), evaluation.baseline)
+    scaler, model = fit_baseline(frame, evaluation.baseline)
     payload = {
         "kind": "hit_classifier", "state_dict": model.state_dict(), "n_features": model.n_features,
         "hidden": model.hidden, "config": evaluation.baseline.to_dict(), "scaler": scaler.to_dict(),
@@ -171,9 +172,7 @@ def ppo_agent(
     metrics = pick_metrics(scored, list(scorers))
     metrics["ppo_minus_baseline_top_5_hit_rate"] = pick_difference(scored, "ppo", "baseline", 5)
     metrics["ppo_minus_baseline_top_5_mean_reward"] = pick_difference(scored, "ppo", "baseline", 5, "reward")
-    scaler = Scaler.fit(frame)
-    days = candidate_days(frame, scaler, evaluation.max_candidates_per_day, seed=evaluation.ppo.seed)
-    model, report = train_ppo(days, evaluation.ppo, device=device)
+    scaler, model, report = fit_ppo(frame, evaluation.ppo, evaluation.max_candidates_per_day, device=device)
     payload = {
         "kind": "ppo_actor_critic", "state_dict": model.state_dict(), "n_observations": model.n_observations,
         "hidden": model.hidden, "config": evaluation.ppo.to_dict(), "scaler": scaler.to_dict(),
