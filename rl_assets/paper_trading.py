@@ -11,7 +11,7 @@ such, never filled from a later model.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -28,6 +28,11 @@ from rl_assets.ppo import ActorCritic, take_probability
 MODELS = ("ppo_agent", "baseline_model")  # the agent's picks, and the baseline's for comparison
 PAPER_TRADES_STAGING = "paper_trades_staging"
 PERFORMANCE_TABLE = "paper_trading_performance"
+# A pick as recorded (recorded_at is added when the day's picks are written).
+PICK_COLUMNS = [
+    "trade_date", "contract_symbol", "underlying", "model_name", "model_version", "model_usable_from",
+    "pick_rank", "score", "entry_price",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,6 @@ def _scorer(artifact_uri: str):
     raise ValueError(f"{artifact_uri}: unknown model kind {artifact['kind']!r}")
 
 
-@dataclass
-class DayRecord:
-    """What happened on one trading day for each model: picked (with the version), or why not."""
-
-    outcomes: dict[str, str] = field(default_factory=dict)
-
-
 def pick(candidates: pd.DataFrame, version: ModelVersion, day: dt.date, picks_per_day: int) -> pd.DataFrame:
     """The version's top `picks_per_day` candidates of `day` by score (ties by contract symbol)."""
     if version.usable_from > day:  # the registry query already guarantees it; a pick must never break it
@@ -101,7 +99,7 @@ def pick(candidates: pd.DataFrame, version: ModelVersion, day: dt.date, picks_pe
         )
     scored = candidates.assign(score=_scorer(version.artifact_uri)(candidates))
     top = scored.sort_values(["score", "contract_symbol"], ascending=[False, True]).head(picks_per_day)
-    return pd.DataFrame(
+    picks = pd.DataFrame(
         {
             "trade_date": day,
             "contract_symbol": top["contract_symbol"].to_numpy(),
@@ -114,6 +112,7 @@ def pick(candidates: pd.DataFrame, version: ModelVersion, day: dt.date, picks_pe
             "entry_price": top["entry_price"].to_numpy(float),
         }
     )
+    return picks[PICK_COLUMNS]
 
 
 def record_paper_trades(
@@ -154,30 +153,19 @@ def record_paper_trades(
                     f"{len(chosen)} picks by v{version.version} (usable from {version.usable_from})"
                 )
     if todo:
-        frame = pd.concat(rows, ignore_index=True) if rows else _empty_trades()
+        frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=PICK_COLUMNS)
         frame["recorded_at"] = pd.Timestamp(recorded_at)
         # Replace each run of consecutive trading days to (re)record in one transaction.
         for start, end in _runs(todo):
             part = frame[(frame["trade_date"] >= start) & (frame["trade_date"] <= end)]
             replace_date_range(
-                warehouse, part if len(part) else frame.head(0), start, end,
+                warehouse, part, start, end,
                 staging_table=PAPER_TRADES_STAGING,
                 delete_statement="delete_paper_trades_range",
                 insert_statement="insert_paper_trades",
             )  # fmt: skip
     resolve_paper_trades(warehouse, days[0], days[-1], recorded_at)
     return report
-
-
-def _empty_trades() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "trade_date": pd.Series(dtype=object), "contract_symbol": pd.Series(dtype=object),
-            "underlying": pd.Series(dtype=object), "model_name": pd.Series(dtype=object),
-            "model_version": pd.Series(dtype="int64"), "model_usable_from": pd.Series(dtype=object),
-            "pick_rank": pd.Series(dtype="int64"), "score": pd.Series(dtype=float), "entry_price": pd.Series(dtype=float),
-        }
-    )  # fmt: skip
 
 
 def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
