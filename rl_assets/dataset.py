@@ -25,17 +25,22 @@ class DatasetRefused(RuntimeError):
 
 @dataclass(frozen=True)
 class BuildReport:
-    rows: int
-    rows_by_day: dict[str, int]
-    by_day: pd.DataFrame  # the build's per-day counts (rl_dataset: sql/rl_dataset_summary.sql)
+    by_day: pd.DataFrame  # per-day counts: snapshot_date, row_count (rl_dataset: sql/rl_dataset_summary.sql)
+
+    @property
+    def rows(self) -> int:
+        return int(self.by_day["row_count"].sum())
+
+    @property
+    def rows_by_day(self) -> dict[str, int]:
+        return {
+            str(pd.Timestamp(d).date()): int(n)
+            for d, n in zip(self.by_day["snapshot_date"], self.by_day["row_count"], strict=True)
+        }
 
 
 def _dates_present(frame: pd.DataFrame, column: str) -> set[dt.date]:
     return {pd.Timestamp(d).date() for d, n in zip(frame[column], frame["row_count"], strict=True) if n > 0}
-
-
-def _rows_by_day(frame: pd.DataFrame, column: str) -> dict[str, int]:
-    return {str(pd.Timestamp(d).date()): int(n) for d, n in zip(frame[column], frame["row_count"], strict=True)}
 
 
 def _refuse_if_missing(what: str, needed: list[dt.date], present: set[dt.date], remedy: str) -> None:
@@ -63,7 +68,7 @@ def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         warehouse.execute("delete_rl_state_range", window)
         warehouse.execute("insert_rl_state", window)
         counts = warehouse.query("rl_state_row_counts", window)
-    return BuildReport(int(counts["row_count"].sum()), _rows_by_day(counts, "snapshot_date"), counts)
+    return BuildReport(counts)
 
 
 def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
@@ -115,4 +120,4 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
             summary = warehouse.query("rl_dataset_summary", window)
     finally:
         warehouse.drop_table(LABEL_WINDOWS_TABLE)
-    return BuildReport(int(summary["row_count"].sum()), _rows_by_day(summary, "snapshot_date"), summary)
+    return BuildReport(summary)

@@ -67,7 +67,6 @@ class TrainingReport:
     env_steps: int
     seconds: float
     steps_per_second: float
-    mean_episode_reward_last: float  # mean reward per step in the last rollout
 
 
 def train_ppo(
@@ -133,7 +132,7 @@ def train_ppo(
     seconds = time.perf_counter() - started
     env_steps = updates * n * steps
     model.eval()
-    return model.cpu(), TrainingReport(env_steps, seconds, env_steps / seconds, float(rewards.mean()))
+    return model.cpu(), TrainingReport(env_steps, seconds, env_steps / seconds)
 
 
 @torch.no_grad()
