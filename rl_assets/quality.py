@@ -48,6 +48,16 @@ def _missing_days(counts: pd.DataFrame, date_column: str, days: Sequence[dt.date
     return [str(d) for d in days if d not in present]
 
 
+def _failed_where_empty(
+    outcomes: list[CheckOutcome], counts: pd.DataFrame, date_column: str, days: Sequence[dt.date]
+) -> list[CheckOutcome]:
+    """A day with no rows fails every rule: after its asset ran, it should not exist."""
+    missing = _missing_days(counts, date_column, days)
+    if not missing:
+        return outcomes
+    return [replace(o, passed=False, description=f"no rows on {missing}") for o in outcomes]
+
+
 def _coverage_rule(
     name: str,
     members: pd.DataFrame,
@@ -123,10 +133,7 @@ def options_chain_history_outcomes(
         ),
         row_count_drop_outcome(row_counts, "snapshot_date", days),
     ]
-    missing = _missing_days(quality, "snapshot_date", days)
-    if missing:  # an empty day fails every rule: it should not exist after an archive
-        outcomes = [CheckOutcome(o.name, False, f"no rows on {missing}", o.warn_only, o.metadata) for o in outcomes]
-    return outcomes
+    return _failed_where_empty(outcomes, quality, "snapshot_date", days)
 
 
 def price_data_outcomes(
@@ -147,10 +154,7 @@ def price_data_outcomes(
         ),
         _coverage_rule("every_ticker_present", tickers, "date", "ticker", expected_tickers, days, "tickers"),
     ]
-    missing = _missing_days(quality, "date", days)
-    if missing:
-        outcomes = [CheckOutcome(o.name, False, f"no rows on {missing}", o.warn_only, o.metadata) for o in outcomes]
-    return outcomes
+    return _failed_where_empty(outcomes, quality, "date", days)
 
 
 def row_count_drop_outcome(row_counts: pd.DataFrame, date_column: str, days: Sequence[dt.date]) -> CheckOutcome:
@@ -205,10 +209,7 @@ def rl_state_outcomes(quality: pd.DataFrame, sources: pd.DataFrame, days: Sequen
             warn_only=True,
         ),
     ]  # fmt: skip
-    missing = _missing_days(quality, "snapshot_date", days)
-    if missing:
-        outcomes = [CheckOutcome(o.name, False, f"no rows on {missing}", o.warn_only, o.metadata) for o in outcomes]
-    return outcomes
+    return _failed_where_empty(outcomes, quality, "snapshot_date", days)
 
 
 def rl_dataset_outcomes(
@@ -276,7 +277,4 @@ def rl_dataset_outcomes(
             metadata={"wrong_label_end": wrong_end, "rows_outside_window_by_day": outside},
         ),
     ]  # fmt: skip
-    missing = _missing_days(quality[quality["row_count"] > 0], "snapshot_date", days)
-    if missing:
-        outcomes = [CheckOutcome(o.name, False, f"no rows on {missing}", o.warn_only, o.metadata) for o in outcomes]
-    return outcomes
+    return _failed_where_empty(outcomes, quality[quality["row_count"] > 0], "snapshot_date", days)
