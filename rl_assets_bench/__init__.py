@@ -103,6 +103,17 @@ def fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+def target_row(metric: str, value: str, target: str, met: bool, *, full: bool) -> dict:
+    """A table row with a target. Targets are stated for the full scale: a small run is a quick
+    check, so its rows say so and are not judged."""
+    return {
+        "metric": metric,
+        "value": value,
+        "target": target + ("" if full else " (full scale only)"),
+        "met": met if full else None,
+    }
+
+
 def markdown_table(results: dict[str, dict]) -> str:
     """One row per metric of every benchmark run."""
     lines = ["| benchmark | metric | value | target | met |", "|---|---|---|---|---|"]

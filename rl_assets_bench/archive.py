@@ -40,6 +40,7 @@ from rl_assets_bench import (
     load_average,
     median,
     rss_now_mb_rounded,
+    target_row,
     warm_duckdb_python,
 )
 
@@ -436,26 +437,28 @@ def summarise(scale, tickers, prepared, runs, checked, profiled, rerun, database
         f"  profiled asset run, empty partition ({profiled['seconds']:.2f} s): {steps(profiled)}",
         f"  profiled re-run replacing the partition ({rerun['seconds']:.2f} s): {steps(rerun)}",
     ]
-    scale_note = "" if full else " (full scale only)"
     metrics = [
-        {
-            "metric": "archive time ratio asset / bare INSERT…SELECT",
-            "value": f"{ratio:.2f}",
-            "target": f"<= {RATIO_TARGET}{scale_note}",
-            "met": (ratio <= RATIO_TARGET) if full else None,
-        },
-        {
-            "metric": "peak RSS of the archiving process (asset, direct)",
-            "value": f"{rss['asset']:.0f} MB",
-            "target": f"< {RSS_TARGET_MB} MB{scale_note}",
-            "met": (rss["asset"] < RSS_TARGET_MB) if full else None,
-        },
-        {
-            "metric": "peak RSS, materialize()",
-            "value": f"{rss['materialize']:.0f} MB",
-            "target": f"< {RSS_TARGET_MB} MB{scale_note}",
-            "met": (rss["materialize"] < RSS_TARGET_MB) if full else None,
-        },
+        target_row(
+            "archive time ratio asset / bare INSERT…SELECT",
+            f"{ratio:.2f}",
+            f"<= {RATIO_TARGET}",
+            ratio <= RATIO_TARGET,
+            full=full,
+        ),
+        target_row(
+            "peak RSS of the archiving process (asset, direct)",
+            f"{rss['asset']:.0f} MB",
+            f"< {RSS_TARGET_MB} MB",
+            rss["asset"] < RSS_TARGET_MB,
+            full=full,
+        ),
+        target_row(
+            "peak RSS, materialize()",
+            f"{rss['materialize']:.0f} MB",
+            f"< {RSS_TARGET_MB} MB",
+            rss["materialize"] < RSS_TARGET_MB,
+            full=full,
+        ),
         {"metric": "rows archived", "value": fmt_int(rows), "target": None, "met": None},
         {"metric": "asset body (median)", "value": f"{asset_s:.2f} s", "target": None, "met": None},
         {

@@ -20,7 +20,7 @@ Layout (every step a fresh child process):
 
 from __future__ import annotations
 
-from rl_assets_bench import child_steps, fmt_int, timed_call
+from rl_assets_bench import child_steps, fmt_int, target_row, timed_call
 
 SEED = 3
 SIGNAL = 1.0
@@ -206,30 +206,33 @@ def summarise(scale, prepared, env, ours, sb3) -> dict:
     return {
         "summary": summary,
         "metrics": [
-            {
-                "metric": "batched torch env steps/s (8,192 envs, CPU)",
-                "value": f"{env['batched_steps_per_s']:,.0f}",
-                "target": f">= {ENV_TARGET:,}",
-                "met": env["batched_steps_per_s"] >= ENV_TARGET if full else None,
-            },
+            target_row(
+                "batched torch env steps/s (8,192 envs, CPU)",
+                f"{env['batched_steps_per_s']:,.0f}",
+                f">= {ENV_TARGET:,}",
+                env["batched_steps_per_s"] >= ENV_TARGET,
+                full=full,
+            ),
             {
                 "metric": "gymnasium env steps/s (one env, Python loop)",
                 "value": f"{env['gym_steps_per_s']:,.0f}",
                 "target": None,
                 "met": None,
             },
-            {
-                "metric": "PPO env-steps/s: ours / stable-baselines3 (faster of 1 and 8 envs)",
-                "value": f"{speedup:,.0f}",
-                "target": f">= {PPO_SPEEDUP_TARGET:.0f}",
-                "met": speedup >= PPO_SPEEDUP_TARGET if full else None,
-            },
-            {
-                "metric": "out-of-sample top-5 mean reward: ours vs SB3 (8 envs)",
-                "value": f"{_fmt(ours['top_5_mean_reward'])} vs {_fmt(sb3[8]['top_5_mean_reward'])}",
-                "target": "equal or better",
-                "met": equal_or_better if full else None,
-            },
+            target_row(
+                "PPO env-steps/s: ours / stable-baselines3 (faster of 1 and 8 envs)",
+                f"{speedup:,.0f}",
+                f">= {PPO_SPEEDUP_TARGET:.0f}",
+                speedup >= PPO_SPEEDUP_TARGET,
+                full=full,
+            ),
+            target_row(
+                "out-of-sample top-5 mean reward: ours vs SB3 (8 envs)",
+                f"{_fmt(ours['top_5_mean_reward'])} vs {_fmt(sb3[8]['top_5_mean_reward'])}",
+                "equal or better",
+                equal_or_better,
+                full=full,
+            ),
         ],  # fmt: skip
         "details": {"prepared": prepared, "env": env, "ours": ours, "sb3": {str(k): v for k, v in sb3.items()}},
     }

@@ -44,6 +44,7 @@ from rl_assets_bench import (
     cpu_count,
     fmt_int,
     median,
+    target_row,
     timed_call,
 )
 
@@ -397,21 +398,22 @@ def summarise(scale, tickers, prepared, runs, checked) -> dict:
         summary.append(f"  rl_assets/technicals.py measured: sha256 {versions[0]} (every compute and verify child)")
     if warnings_seen:
         summary.append(f"  warnings raised inside the pandas-ta loops: {'; '.join(warnings_seen)}")
-    scale_note = "" if full else " (full scale only)"
     metrics = [
-        {
-            "metric": "compute_technicals / TA-Lib ndarray loop",
-            "value": f"{talib_ratio:.1f}",
-            "target": f"<= {TALIB_RATIO_TARGET:.0f}{scale_note}",
-            "met": (talib_ratio <= TALIB_RATIO_TARGET) if full else None,
-        },
-        {
-            "metric": "naive pandas-ta loop (native, talib=False) / compute_technicals"
+        target_row(
+            "compute_technicals / TA-Lib ndarray loop",
+            f"{talib_ratio:.1f}",
+            f"<= {TALIB_RATIO_TARGET:.0f}",
+            talib_ratio <= TALIB_RATIO_TARGET,
+            full=full,
+        ),
+        target_row(
+            "naive pandas-ta loop (native, talib=False) / compute_technicals"
             + (" (one run)" if native_runs == 1 else ""),
-            "value": f"{speedup_native:.1f}",
-            "target": f">= {SPEEDUP_TARGET:.0f}{scale_note}",
-            "met": (speedup_native >= SPEEDUP_TARGET) if full else None,
-        },
+            f"{speedup_native:.1f}",
+            f">= {SPEEDUP_TARGET:.0f}",
+            speedup_native >= SPEEDUP_TARGET,
+            full=full,
+        ),
         {
             "metric": "naive pandas-ta loop (with TA-Lib, the default) / compute_technicals",
             "value": f"{speedup_talib:.1f}",
