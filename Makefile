@@ -39,14 +39,26 @@ $(VENV)/.installed: $(LOCK)
 	"$(VENV)/bin/uv" pip sync --quiet --python "$(VENV)/bin/python" $(LOCK); \
 	touch "$@"
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# The instance: dagster.yaml, and the "warehouse" pool's limit (rl_assets.resources.WAREHOUSE_POOL)
+# stored up front. Dagster would otherwise create it from default_limit only once it sees a queued
+# run in the pool, and the first runs queued together would all start.
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml | setup
 	@mkdir -p "$(DAGSTER_HOME)" && cp dagster.yaml "$@"
+	@$(VENV)/bin/dagster instance concurrency set warehouse 1 >/dev/null
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m rl_assets.demo
 
-test: setup
-	$(PY) -m pytest
+# The UI test drives Debian's Chromium (never a downloaded browser); install it when missing.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@set -euo pipefail; echo "setup: installing Debian's chromium for the UI test"; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo="sudo"; fi; \
+	$$sudo apt-get update -qq; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
+test: setup $(CHROMIUM)
+	RL_ASSETS_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml

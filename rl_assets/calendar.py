@@ -78,19 +78,28 @@ def session_close_utc(day: dt.date | str) -> pd.Timestamp:
     return nyse().session_close(pd.Timestamp(day)).tz_convert("UTC")
 
 
+def _as_utc(timestamp: pd.Timestamp | dt.datetime) -> pd.Timestamp:
+    """A Timestamp with a time zone (naive timestamps are taken as UTC)."""
+    ts = pd.Timestamp(timestamp)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts
+
+
 def trading_date_of(timestamp: pd.Timestamp) -> dt.date:
     """The America/New_York calendar date of a timestamp (naive timestamps are taken as UTC)."""
-    ts = pd.Timestamp(timestamp)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return ts.tz_convert(TIMEZONE).date()
+    return _as_utc(timestamp).tz_convert(TIMEZONE).date()
+
+
+def latest_session_due(now: pd.Timestamp | dt.datetime, deadline: dt.time) -> dt.date:
+    """The newest session whose `deadline` (New York wall time on the session's own date) is at or
+    before `now`: the partition a freshness check expects to have landed."""
+    local = _as_utc(now).tz_convert(TIMEZONE)
+    day = local.date() if local.time() >= deadline else local.date() - dt.timedelta(days=1)
+    return nyse().date_to_session(pd.Timestamp(day), direction="previous").date()
 
 
 def latest_closed_session(now: pd.Timestamp | dt.datetime) -> dt.date:
     """The newest session whose close is at or before `now` (used only to pick a default day)."""
-    now = pd.Timestamp(now)
-    if now.tzinfo is None:
-        now = now.tz_localize("UTC")
+    now = _as_utc(now)
     cal = nyse()
     day = cal.date_to_session(now.tz_convert(TIMEZONE).normalize().tz_localize(None), direction="previous")
     if cal.session_close(day) > now:

@@ -1,7 +1,8 @@
-"""The code location: assets, checks, jobs and resources, configured from RL_ASSETS_* variables."""
+"""The code location: assets, checks, jobs, schedules, sensors and resources, configured from RL_ASSETS_* variables."""
 
 import dagster as dg
 
+from rl_assets import automation
 from rl_assets.assets.checks import options_chain_history_checks, price_data_checks, rl_dataset_checks, rl_state_checks
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
@@ -29,30 +30,6 @@ def build_resources(settings: Settings) -> dict:
     }
 
 
-archive_job = dg.define_asset_job(
-    "archive_job",
-    selection=dg.AssetSelection.assets(price_data, options_chain_history, technicals_history),
-    description="Prices, the chain archive and technicals for a trading day or a range of them (one run).",
-)
-
-dataset_job = dg.define_asset_job(
-    "dataset_job",
-    selection=dg.AssetSelection.assets(rl_state, rl_dataset),
-    description="rl_state and rl_dataset for a trading day or a range (rl_dataset needs T+3's snapshot).",
-)
-
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.assets(baseline_model, ppo_agent),
-    description="Train, evaluate walk-forward and register new versions of both models.",
-)
-
-paper_trading_job = dg.define_asset_job(
-    "paper_trading_job",
-    selection=dg.AssetSelection.assets(recommendations, paper_trades, paper_trading_performance),
-    description="Screen the day's candidates, record the models' picks, resolve and track them.",
-)
-
 defs = dg.Definitions(
     assets=[
         options_chain,
@@ -67,7 +44,18 @@ defs = dg.Definitions(
         paper_trades,
         paper_trading_performance,
     ],
-    asset_checks=[price_data_checks, options_chain_history_checks, rl_state_checks, rl_dataset_checks],
-    jobs=[archive_job, dataset_job, training_job, paper_trading_job],
+    asset_checks=[
+        price_data_checks,
+        options_chain_history_checks,
+        rl_state_checks,
+        rl_dataset_checks,
+        automation.history_freshness_checks,
+    ],
+    jobs=automation.jobs,
+    schedules=automation.schedules,
+    sensors=automation.sensors,
     resources=build_resources(Settings.from_env()),
+    # One process per run: a DuckDB file has one writer, so a run's steps must not open it in
+    # parallel, and the code location (torch included) is imported once per run, not per step.
+    executor=dg.in_process_executor,
 )

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     paper_start = calendar.shift_trading_days(end, -(PAPER_DAYS - 1))
     last_labelled_before = calendar.shift_trading_days(paper_start, -(HORIZON_DAYS + 1))
     labelled_before = len(calendar.trading_days(start, last_labelled_before)) if last_labelled_before >= start else 0
-    needed = training.min_train_dates + HORIZON_DAYS + training.embargo + training.n_folds
+    needed = training.evaluation().min_dates
     models_run = paper_run = None
     training_seconds = paper_seconds = 0.0
     if labelled_before >= needed:

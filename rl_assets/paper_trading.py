@@ -28,6 +28,7 @@ from rl_assets.ppo import ActorCritic, take_probability
 MODELS = ("ppo_agent", "baseline_model")  # the agent's picks, and the baseline's for comparison
 PAPER_TRADES_STAGING = "paper_trades_staging"
 PERFORMANCE_TABLE = "paper_trading_performance"
+ROLLING_DAYS = 20  # trade days in the rolling hit rate the retraining sensor compares
 # A pick as recorded (recorded_at is added when the day's picks are written).
 PICK_COLUMNS = [
     "trade_date", "contract_symbol", "underlying", "model_name", "model_version", "model_usable_from",
@@ -188,10 +189,13 @@ def resolve_paper_trades(warehouse, start: dt.date, end: dt.date, resolved_at: p
     )
 
 
-def performance(trades: pd.DataFrame, recommendations: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def performance(
+    trades: pd.DataFrame, recommendations: pd.DataFrame, rolling_days: int = ROLLING_DAYS
+) -> tuple[pd.DataFrame, dict]:
     """Per model (and for all recommendations) and resolved trading day: picks, hits, mean reward,
     the equity curve (cumulative mean reward of the day's picks, equal weights) and the running hit
-    rate; and per model the overall hit rate and mean reward with 95% date-bootstrap intervals.
+    rate; and per model the overall hit rate and mean reward with 95% date-bootstrap intervals, and
+    the hit rate over its last `rolling_days` resolved trade days (`rolling`).
 
     trades: resolved paper_trades rows; recommendations: resolved recommendations with hit_50 and
     reward (sql/recommendations_outcomes.sql), named "all_recommendations".
@@ -215,8 +219,20 @@ def performance(trades: pd.DataFrame, recommendations: pd.DataFrame) -> tuple[pd
             "days": int(group["trade_date"].nunique()),
             "hit_rate": interval_dict(mean_interval(group["hit"], dates)),
             "mean_reward": interval_dict(mean_interval(group["reward"], dates)),
+            "rolling": _rolling_hit_rate(daily[daily["model_name"] == model], rolling_days),
         }
     return daily, summary
+
+
+def _rolling_hit_rate(daily: pd.DataFrame, days: int) -> dict:
+    recent = daily.tail(days)  # daily is sorted by trade date
+    return {
+        "days": len(recent),
+        "first_date": str(pd.Timestamp(recent["trade_date"].iloc[0]).date()),
+        "last_date": str(pd.Timestamp(recent["trade_date"].iloc[-1]).date()),
+        "picks": int(recent["picks"].sum()),
+        "hit_rate": float(recent["hits"].sum() / recent["picks"].sum()),
+    }
 
 
 def plot_png(daily: pd.DataFrame) -> bytes:

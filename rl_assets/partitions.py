@@ -1,4 +1,4 @@
-"""Daily partitions over NYSE trading days (America/New_York)."""
+"""Daily partitions over NYSE trading days (America/New_York), and the daily cadence around them."""
 
 import datetime as dt
 
@@ -6,6 +6,17 @@ import dagster as dg
 
 from rl_assets import calendar
 from rl_assets.settings import Settings
+
+# The evening run starts an hour after the regular 16:00 close (early closes are earlier), once the
+# day's chain and closes have landed and before the live chain is wiped for the next session.
+DAILY_RUN_CRON = "0 17 * * 1-5"
+# By then the session's partitions must exist; the partition-aware freshness checks fail after it.
+FRESHNESS_DEADLINE = dt.time(20, 0)
+FRESHNESS_DEADLINE_CRON = f"{FRESHNESS_DEADLINE.minute} {FRESHNESS_DEADLINE.hour} * * 1-5"
+# The plain policy on the history assets sees only the newest materialisation of any partition (a
+# backfill of an old day resets it), so it is the coarse guard: the longest regular gap between
+# two evening runs is four days (a weekend next to a holiday), plus slack for the run itself.
+HISTORY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=4, hours=6))
 
 
 def trading_day_partitions(start: dt.date) -> dg.TimeWindowPartitionsDefinition:
@@ -46,7 +57,18 @@ def range_run_tags(start: dt.date, end: dt.date) -> dict[str, str]:
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading days a run covers: one for a single partition, many for a single-run backfill."""
     key_range = context.partition_key_range
-    return calendar.trading_days(key_range.start, key_range.end)
+    days = calendar.trading_days(key_range.start, key_range.end)
+    if len(days) > 1:
+        context.log.info(f"{context.asset_key.to_user_string()}: {len(days)} trading days {days[0]} .. {days[-1]}")
+    return days
+
+
+def run_days(tags: dict[str, str]) -> list[dt.date]:
+    """The trading days of a launched run, from its tags: one partition or a single-run range."""
+    if "dagster/partition" in tags:
+        return [calendar.require_trading_day(tags["dagster/partition"])]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    return calendar.trading_days(start, end) if start and end else []
 
 
 # Built once from RL_ASSETS_START_DATE: every daily asset shares this definition.

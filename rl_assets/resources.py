@@ -16,6 +16,11 @@ from rl_assets.market.synthetic import SyntheticMarket, default_tickers
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
 from rl_assets.warehouse.sql import validate_identifier
 
+# Every asset and check that opens the warehouse runs in this concurrency pool. A DuckDB file has
+# one writer at a time, so the embedded dagster.yaml limits the pool to one run: a second run
+# waits in the queue instead of failing on the file lock.
+WAREHOUSE_POOL = "warehouse"
+
 
 class Warehouse(dg.ConfigurableResource):
     """Where every table lives: a DuckDB file by default (BigQuery in production)."""

@@ -42,6 +42,12 @@ class EvaluationConfig:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
+    @property
+    def min_dates(self) -> int:
+        """Labelled trading dates the walk-forward evaluation needs: the first training slice, the
+        gap after it and one test date per fold."""
+        return self.min_train_dates + self.purge + self.embargo + self.n_folds
+
 
 Scorer = Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
 

@@ -16,13 +16,14 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from rl_assets import calendar
+from rl_assets import automation, calendar
 from rl_assets.assets.models import TrainingConfig, baseline_model, ppo_agent
 from rl_assets.baseline import BaselineConfig, HitClassifier, predict_proba, train_classifier
 from rl_assets.features import STATE_FEATURES, Scaler
 from rl_assets.model_store import load_artifact, register, usable_from, usable_version, versions
 from rl_assets.ppo import ActorCritic, PPOConfig, take_probability, train_ppo
 from rl_assets.resources import ModelStore, Warehouse
+from rl_assets.retraining import ModelVersionState
 from rl_assets.rl_env import ENV_ID, BatchedOptionsFilterEnv, OptionsFilterEnv, candidate_days
 from rl_assets.schema import CONTRACT_FEATURES
 from rl_assets.training import (
@@ -239,14 +240,20 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
             for name in ("baseline_model", "ppo_agent")
         }
     }
-    result = dg.materialize([baseline_model, ppo_agent], resources=resources, run_config=config)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([baseline_model, ppo_agent], resources=resources, run_config=config, instance=instance)
     assert result.success
     last_label_end = max(pd.to_datetime(null_market["dataset"]["label_end_date"]).dt.date)
+    last_snapshot = max(null_market["dataset"]["snapshot_date"])
     for name in ("baseline_model", "ppo_agent"):
         (event,) = result.asset_materializations_for_node(name)
         metadata = {k: v.value for k, v in event.metadata.items()}
         assert metadata["version"] == 1
         assert metadata["usable_from"] == str(calendar.shift_trading_days(last_label_end, 1))
+        # The retraining sensor reads the current version from this materialisation.
+        assert automation.model_state(instance, dg.AssetKey(name)) == ModelVersionState(
+            version=1, train_end=last_snapshot, usable_from=calendar.shift_trading_days(last_label_end, 1)
+        )
         assert "data:image/png;base64," in metadata["out_of_sample"]
         assert (tmp_path / "models" / name / "v1.pt").exists()
     with open_duckdb(path, "rl_test") as wh:

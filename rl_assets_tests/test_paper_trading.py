@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rl_assets import calendar
+from rl_assets import automation, calendar
 from rl_assets.assets.paper_trading import paper_trades, paper_trading_performance, recommendations
 from rl_assets.baseline import BaselineConfig, train_classifier
 from rl_assets.features import Scaler
@@ -170,6 +170,13 @@ def test_performance_tracks_picks_and_all_recommendations():
     assert summary["ppo_agent"]["resolved_picks"] == len(trades)
     hit = summary["ppo_agent"]["hit_rate"]
     assert hit["low"] <= trades["hit_50"].mean() <= hit["high"]
+    # The rolling hit rate covers the last ROLLING_DAYS trade days only.
+    _, short = performance(trades, everything, rolling_days=5)
+    recent = trades[trades["trade_date"] >= days[-5]]
+    assert short["ppo_agent"]["rolling"] == {
+        "days": 5, "first_date": str(days[-5]), "last_date": str(days[-1]),
+        "picks": len(recent), "hit_rate": pytest.approx(recent["hit_50"].mean()),
+    }  # fmt: skip
 
 
 def test_assets_screen_pick_and_track(market):
@@ -184,8 +191,12 @@ def test_assets_screen_pick_and_track(market):
     assert result.success
     (event,) = result.asset_materializations_for_node("paper_trades")[-1:]
     assert event.metadata["dagster/row_count"].value > 0
-    performance_run = dg.materialize([paper_trading_performance], resources=resources)
+    instance = dg.DagsterInstance.ephemeral()
+    performance_run = dg.materialize([paper_trading_performance], resources=resources, instance=instance)
     assert performance_run.success
+    # The retraining sensor reads each model's rolling hit rate from this materialisation.
+    rolling = automation.rolling_hit_rates(instance)
+    assert {"ppo_agent", "baseline_model"} <= set(rolling) and rolling["ppo_agent"]["picks"] > 0
     (metadata,) = [e.metadata for e in performance_run.asset_materializations_for_node("paper_trading_performance")]
     assert "data:image/png;base64," in metadata["summary"].value
     assert {"ppo_agent", "baseline_model", "all_recommendations"} <= set(metadata["metrics"].value)

@@ -14,7 +14,7 @@ import pandas as pd
 from rl_assets import calendar, quality, reward
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain_history, price_data
-from rl_assets.resources import MarketDataProvider, Warehouse
+from rl_assets.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
 HISTORY_CHECKS = {
     "unique_key": "One row per (snapshot_date, contract_symbol).",
@@ -62,7 +62,7 @@ def _run_days(context: dg.AssetCheckExecutionContext, wh, latest_date_statement:
     return [pd.Timestamp(latest).date()]
 
 
-@dg.multi_asset_check(specs=_specs(options_chain_history, HISTORY_CHECKS))
+@dg.multi_asset_check(specs=_specs(options_chain_history, HISTORY_CHECKS), pool=WAREHOUSE_POOL)
 def options_chain_history_checks(
     context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse
 ):
@@ -82,7 +82,7 @@ def options_chain_history_checks(
     yield from _results(options_chain_history, outcomes)
 
 
-@dg.multi_asset_check(specs=_specs(price_data, PRICE_CHECKS))
+@dg.multi_asset_check(specs=_specs(price_data, PRICE_CHECKS), pool=WAREHOUSE_POOL)
 def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse):
     """Data-quality rules for daily prices, evaluated for every trading day in the run."""
     with warehouse.session() as wh:
@@ -111,7 +111,7 @@ DATASET_CHECKS = {
 }
 
 
-@dg.multi_asset_check(specs=_specs(rl_state, STATE_CHECKS))
+@dg.multi_asset_check(specs=_specs(rl_state, STATE_CHECKS), pool=WAREHOUSE_POOL)
 def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Point-in-time and candidate rules for rl_state, evaluated for every trading day in the run."""
     with warehouse.session() as wh:
@@ -123,7 +123,7 @@ def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     yield from _results(rl_state, outcomes)
 
 
-@dg.multi_asset_check(specs=_specs(rl_dataset, DATASET_CHECKS))
+@dg.multi_asset_check(specs=_specs(rl_dataset, DATASET_CHECKS), pool=WAREHOUSE_POOL)
 def rl_dataset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Label coverage, leakage and window rules for rl_dataset, for every trading day in the run."""
     with warehouse.session() as wh:

@@ -10,8 +10,8 @@ from pydantic import Field
 
 from rl_assets import calendar
 from rl_assets.archive import ArchiveRefused, archive_chain, archive_chain_frame, replace_live_chain, write_prices
-from rl_assets.partitions import partition_days, run_window_metadata, trading_days
-from rl_assets.resources import MarketDataProvider, Warehouse
+from rl_assets.partitions import HISTORY_FRESHNESS, partition_days, run_window_metadata, trading_days
+from rl_assets.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
 
 class LiveChainConfig(dg.Config):
@@ -31,7 +31,7 @@ class ArchiveConfig(dg.Config):
     )
 
 
-@dg.asset(group_name="market_data", kinds={"duckdb"})
+@dg.asset(group_name="market_data", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
 def options_chain(
     context: dg.AssetExecutionContext, config: LiveChainConfig, market: MarketDataProvider, warehouse: Warehouse
 ) -> dg.MaterializeResult:
@@ -55,8 +55,10 @@ def options_chain(
 
 @dg.asset(
     group_name="market_data",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     partitions_def=trading_days,
+    freshness_policy=HISTORY_FRESHNESS,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def price_data(
@@ -80,9 +82,11 @@ def price_data(
 
 @dg.asset(
     group_name="market_data",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     partitions_def=trading_days,
     deps=[options_chain],
+    freshness_policy=HISTORY_FRESHNESS,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def options_chain_history(
