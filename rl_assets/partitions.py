@@ -49,9 +49,13 @@ def run_window_metadata(days: list[dt.date], rows: int) -> dict:
     }
 
 
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
 def range_run_tags(start: dt.date, end: dt.date) -> dict[str, str]:
     """Run tags for one run over a partition range, as a single-run backfill launches it."""
-    return {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
+    return {RANGE_START_TAG: str(start), RANGE_END_TAG: str(end)}
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -65,9 +69,9 @@ def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
 
 def run_days(tags: dict[str, str]) -> list[dt.date]:
     """The trading days of a launched run, from its tags: one partition or a single-run range."""
-    if "dagster/partition" in tags:
-        return [calendar.require_trading_day(tags["dagster/partition"])]
-    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    if PARTITION_TAG in tags:
+        return [calendar.require_trading_day(tags[PARTITION_TAG])]
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     return calendar.trading_days(start, end) if start and end else []
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from rl_assets import calendar
 from rl_assets.archive import ArchiveRefused, archive_chain, archive_chain_frame, replace_live_chain, write_prices
-from rl_assets.partitions import HISTORY_FRESHNESS, partition_days, run_window_metadata, trading_days
+from rl_assets.partitions import HISTORY_FRESHNESS, PARTITION_TAG, partition_days, run_window_metadata, trading_days
 from rl_assets.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
 
@@ -133,6 +133,6 @@ def _live_trading_date(context: dg.AssetExecutionContext, config: LiveChainConfi
     if config.trading_date:
         return calendar.require_trading_day(config.trading_date)
     tags = context.run.tags
-    if "dagster/partition" in tags:
-        return calendar.require_trading_day(tags["dagster/partition"])
+    if PARTITION_TAG in tags:
+        return calendar.require_trading_day(tags[PARTITION_TAG])
     return calendar.latest_closed_session(pd.Timestamp.now(tz="UTC"))
