@@ -166,13 +166,13 @@ _MODEL_KEYS = {asset.key.to_user_string(): asset.key for asset in (baseline_mode
 _WATCHED = (rl_dataset.key, paper_trading_performance.key, *_MODEL_KEYS.values())
 
 
-def _latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey):
+def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg.EventLogRecord | None:
     records = instance.fetch_materializations(key, limit=1).records
     return records[0] if records else None
 
 
-def model_state(instance: dg.DagsterInstance, key: dg.AssetKey) -> ModelVersionState | None:
-    record = _latest_materialization(instance, key)
+def model_state(record: dg.EventLogRecord | None) -> ModelVersionState | None:
+    """The current version, from a model asset's latest materialisation."""
     if record is None:
         return None
     metadata = record.asset_materialization.metadata
@@ -184,8 +184,8 @@ def model_state(instance: dg.DagsterInstance, key: dg.AssetKey) -> ModelVersionS
     )
 
 
-def rolling_hit_rates(instance: dg.DagsterInstance) -> dict | None:
-    record = _latest_materialization(instance, paper_trading_performance.key)
+def rolling_hit_rates(record: dg.EventLogRecord | None) -> dict | None:
+    """Each model's rolling paper hit rate, from paper_trading_performance's latest materialisation."""
     if record is None:
         return None
     metrics = record.asset_materialization.metadata.get("metrics")  # absent while there are no picks
@@ -202,13 +202,14 @@ def retraining_sensor(context: dg.SensorEvaluationContext):
     current versions were trained, or when the agent's rolling paper hit rate falls below the
     baseline's (rl_assets.retraining). Reads only the Dagster instance, never the warehouse; the
     cursor is the newest event it has seen, the run key names the versions it replaces."""
-    seen = int(context.cursor or 0)
-    newest = max((r.storage_id for key in _WATCHED if (r := _latest_materialization(context.instance, key))), default=0)
-    if newest <= seen:
+    latest = {key: latest_materialization(context.instance, key) for key in _WATCHED}
+    newest = max((record.storage_id for record in latest.values() if record), default=0)
+    if newest <= int(context.cursor or 0):
         return dg.SkipReason("no new rl_dataset, model or paper-trading materialisation since the last evaluation")
     label_days = [dt.date.fromisoformat(key) for key in context.instance.get_materialized_partitions(rl_dataset.key)]
-    models = {name: model_state(context.instance, key) for name, key in _MODEL_KEYS.items()}
-    decision = retraining_due(RETRAIN_POLICY, label_days, models, rolling_hit_rates(context.instance))
+    models = {name: model_state(latest[key]) for name, key in _MODEL_KEYS.items()}
+    rolling = rolling_hit_rates(latest[paper_trading_performance.key])
+    decision = retraining_due(RETRAIN_POLICY, label_days, models, rolling)
     if decision is None:
         return dg.SensorResult(
             skip_reason=dg.SkipReason(f"no retraining due ({len(label_days)} labelled days)"), cursor=str(newest)

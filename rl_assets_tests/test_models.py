@@ -251,7 +251,9 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
         assert metadata["version"] == 1
         assert metadata["usable_from"] == str(calendar.shift_trading_days(last_label_end, 1))
         # The retraining sensor reads the current version from this materialisation.
-        assert automation.model_state(instance, dg.AssetKey(name)) == ModelVersionState(
+        assert automation.model_state(
+            automation.latest_materialization(instance, dg.AssetKey(name))
+        ) == ModelVersionState(
             version=1, train_end=last_snapshot, usable_from=calendar.shift_trading_days(last_label_end, 1)
         )
         assert "data:image/png;base64," in metadata["out_of_sample"]

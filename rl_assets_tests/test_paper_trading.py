@@ -195,7 +195,9 @@ def test_assets_screen_pick_and_track(market):
     performance_run = dg.materialize([paper_trading_performance], resources=resources, instance=instance)
     assert performance_run.success
     # The retraining sensor reads each model's rolling hit rate from this materialisation.
-    rolling = automation.rolling_hit_rates(instance)
+    rolling = automation.rolling_hit_rates(
+        automation.latest_materialization(instance, dg.AssetKey("paper_trading_performance"))
+    )
     assert {"ppo_agent", "baseline_model"} <= set(rolling) and rolling["ppo_agent"]["picks"] > 0
     (metadata,) = [e.metadata for e in performance_run.asset_materializations_for_node("paper_trading_performance")]
     assert "data:image/png;base64," in metadata["summary"].value
