@@ -10,6 +10,10 @@ VENV_ROOT  ?= $(HOME)/.cache/rl-assets
 VENV       ?= $(VENV_ROOT)/venv-$(LOCK_HASH)
 PY         := $(VENV)/bin/python
 UV_VERSION := 0.13.8
+# The BigQuery emulator the tests start: its own Python 3.13 venv, keyed by its own lock.
+EMULATOR_LOCK := scripts/bigquery-emulator.lock
+EMULATOR_VENV ?= $(VENV_ROOT)/bigquery-emulator-$(shell sha256sum $(EMULATOR_LOCK) | cut -c1-16)
+EMULATOR      := $(EMULATOR_VENV)/bin/local-bigquery
 
 # uv reads the platform's certificate store (a proxy's CA installed there works without
 # SSL_CERT_FILE in the environment).
@@ -17,27 +21,31 @@ export UV_SYSTEM_CERTS ?= 1
 export PYTHONPATH   := $(CURDIR)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: help setup demo test ui bench lock clean
+.PHONY: help setup demo test ui bench lock emulator clean
 
 help:
 	@echo "make demo   set up, materialise ~60 trading days on the embedded default, print a summary"
 	@echo "make test   set up and run the test suite"
 	@echo "make ui     start the Dagster UI (dagster dev) on this code location"
 	@echo "make bench  run the benchmarks (numbers go to README's table)"
-	@echo "make lock   re-resolve requirements.lock from pyproject.toml"
+	@echo "make lock   re-resolve requirements.lock from pyproject.toml (and the emulator's lock)"
+	@echo "make emulator  run the local BigQuery emulator on 127.0.0.1:9050 (BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050)"
 
 setup: $(VENV)/.installed
 
+# $(call build_venv,PYTHON_VERSION,VENV,LOCK): a fresh venv with exactly the lock's packages.
+define build_venv
+python=$$(scripts/find-python.sh $(1)); \
+echo "setup: building $(2) with $$python"; \
+rm -rf "$(2)"; mkdir -p "$(VENV_ROOT)"; \
+"$$python" -m venv "$(2)"; \
+"$(2)/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"; \
+"$(2)/bin/uv" pip sync --quiet --python "$(2)/bin/python" $(3)
+endef
+
 # A venv counts as built only once the marker is written, so an interrupted install is redone.
 $(VENV)/.installed: $(LOCK)
-	@set -euo pipefail; \
-	python=$$(scripts/find-python.sh 3.12); \
-	echo "setup: building $(VENV) with $$python"; \
-	rm -rf "$(VENV)"; mkdir -p "$(VENV_ROOT)"; \
-	"$$python" -m venv "$(VENV)"; \
-	"$(VENV)/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"; \
-	"$(VENV)/bin/uv" pip sync --quiet --python "$(VENV)/bin/python" $(LOCK); \
-	touch "$@"
+	@set -euo pipefail; $(call build_venv,3.12,$(VENV),$(LOCK)); touch "$@"
 
 # The instance: dagster.yaml, and the "warehouse" pool's limit (rl_assets.resources.WAREHOUSE_POOL)
 # stored up front. Dagster would otherwise create it from default_limit only once it sees a queued
@@ -57,8 +65,21 @@ $(CHROMIUM):
 	$$sudo apt-get update -qq; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 
-test: setup $(CHROMIUM)
-	RL_ASSETS_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+# The emulator's DuckDB loads its extensions from the duckdb-extension-* packages: installed once
+# into a home folder inside the emulator's venv (the emulator runs with HOME set there).
+$(EMULATOR_VENV)/.installed: $(EMULATOR_LOCK)
+	@set -euo pipefail; $(call build_venv,3.13,$(EMULATOR_VENV),$(EMULATOR_LOCK)); \
+	mkdir -p "$(EMULATOR_VENV)/home"; \
+	HOME="$(EMULATOR_VENV)/home" "$(EMULATOR_VENV)/bin/python" -c "import duckdb, importlib, pathlib; \
+	[duckdb.execute(f\"INSTALL '{p}'\") for name in ('icu', 'ducklake', 'spatial') \
+	 for p in pathlib.Path(importlib.import_module('duckdb_extension_' + name).__file__).parent.glob('extensions/*/*.duckdb_extension')]"; \
+	touch "$@"
+
+test: setup $(CHROMIUM) $(EMULATOR_VENV)/.installed
+	RL_ASSETS_CHROMIUM=$(CHROMIUM) RL_ASSETS_BQ_EMULATOR=$(EMULATOR) $(PY) -m pytest
+
+emulator: $(EMULATOR_VENV)/.installed
+	HOME="$(EMULATOR_VENV)/home" $(EMULATOR) serve --host 127.0.0.1 --port 9050 --project rl-assets-local --data-dir .bigquery-emulator
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
@@ -72,7 +93,9 @@ lock:
 	"$$tools/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"; \
 	"$$tools/bin/uv" pip compile pyproject.toml --extra test --python-version 3.12 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o $(LOCK); \
+	"$$tools/bin/uv" pip compile scripts/bigquery-emulator.in --python-version 3.13 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o $(EMULATOR_LOCK); \
 	rm -rf "$$tools"
 
 clean:
-	rm -rf .dagster_home data/*.duckdb .pytest_cache
+	rm -rf .dagster_home data/*.duckdb .pytest_cache .bigquery-emulator

@@ -14,6 +14,8 @@ import pandas as pd
 
 from rl_assets import calendar
 from rl_assets.schema import OPTIONS_CHAIN_COLUMNS, PRICE_DATA_COLUMNS
+from rl_assets.warehouse import sql
+from rl_assets.warehouse.backend import staged
 
 LIVE_TABLE = "options_chain"
 CHAIN_STAGING_TABLE = "options_chain_staging"
@@ -46,6 +48,64 @@ def source_schema_drift(warehouse, table: str) -> list[str]:
     return [c for c in columns if c not in OPTIONS_CHAIN_COLUMNS]
 
 
+@dataclass(frozen=True)
+class LiveChainState:
+    """What a live chain table holds: its size and the New York dates of its quotes."""
+
+    table: str
+    rows: int
+    rows_without_quote_time: int
+    first_quote_date: dt.date | None
+    last_quote_date: dt.date | None
+    first_quote_time: pd.Timestamp | None
+    last_quote_time: pd.Timestamp | None
+
+    @property
+    def data_version(self) -> str:
+        """Changes whenever the pipeline reloads the table (new quote times or a new row count)."""
+        return f"{self.rows}|{self.first_quote_time}|{self.last_quote_time}"
+
+    def problem(self, snapshot_date: dt.date | None = None) -> str | None:
+        """Why the table cannot be archived (as `snapshot_date`, where given); None when it can."""
+        if self.rows == 0:
+            return f"{self.table} is empty: nothing to archive"
+        if self.rows_without_quote_time:
+            return (
+                f"{self.table} has {self.rows_without_quote_time} rows without quote_time; "
+                "cannot tell which trading date they belong to"
+            )
+        first, last = self.first_quote_date, self.last_quote_date
+        held = str(first) if first == last else f"{first}..{last}"
+        if first != last:
+            return f"{self.table} holds quotes from trading date {held} (America/New_York), more than one day"
+        if not calendar.is_trading_day(first):
+            return f"{self.table} holds quotes from {first}, which is not an NYSE trading day"
+        if snapshot_date is not None and first != snapshot_date:
+            return (
+                f"{self.table} holds quotes from trading date {held} (America/New_York), "
+                f"not {snapshot_date}: refusing to archive them as {snapshot_date}"
+            )
+        return None
+
+
+def observe_live_chain(warehouse, table: str = LIVE_TABLE) -> LiveChainState:
+    """Size and quote dates of a live chain table, from one cheap aggregate query."""
+    row = warehouse.query("live_chain_trading_dates", tables={LIVE_TABLE: table}).iloc[0]
+
+    def value(column, convert):
+        return None if pd.isna(row[column]) else convert(row[column])
+
+    return LiveChainState(
+        table=table,
+        rows=int(row["row_count"]),
+        rows_without_quote_time=value("rows_without_quote_time", int) or 0,  # COUNTIF of no rows is NULL in DuckDB
+        first_quote_date=value("first_quote_date", lambda v: pd.Timestamp(v).date()),
+        last_quote_date=value("last_quote_date", lambda v: pd.Timestamp(v).date()),
+        first_quote_time=value("first_quote_time", pd.Timestamp),
+        last_quote_time=value("last_quote_time", pd.Timestamp),
+    )
+
+
 def archive_chain(
     warehouse,
     snapshot_date: dt.date,
@@ -61,31 +121,18 @@ def archive_chain(
     snapshot_date = calendar.require_trading_day(snapshot_date)
     archived_at = pd.Timestamp(archived_at if archived_at is not None else pd.Timestamp.now(tz="UTC"))
     extra_columns = source_schema_drift(warehouse, source_table)
-    tables = {LIVE_TABLE: source_table}
     with warehouse.transaction():
-        dates = warehouse.query("live_chain_trading_dates", tables=tables).iloc[0]
-        rows = int(dates["row_count"])
-        if rows == 0:
-            raise ArchiveRefused(
-                f"{source_table} is empty: nothing to archive for {snapshot_date}; the partition was left as it was"
-            )
-        if int(dates["rows_without_quote_time"]):
-            raise ArchiveRefused(
-                f"{source_table} has {int(dates['rows_without_quote_time'])} rows without quote_time; "
-                f"cannot tell which trading date they belong to, nothing was written"
-            )
-        first, last = pd.Timestamp(dates["first_quote_date"]).date(), pd.Timestamp(dates["last_quote_date"]).date()
-        if first != snapshot_date or last != snapshot_date:
-            held = str(first) if first == last else f"{first}..{last}"
-            raise ArchiveRefused(
-                f"{source_table} holds quotes from trading date {held} (America/New_York), "
-                f"not {snapshot_date}: refusing to archive them as {snapshot_date}; nothing was written"
-            )
+        state = observe_live_chain(warehouse, source_table)
+        problem = state.problem(snapshot_date)
+        if problem:
+            raise ArchiveRefused(f"{problem}; nothing was written for {snapshot_date}")
         warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
         warehouse.execute(
-            "archive_options_chain", {"snapshot_date": snapshot_date, "archived_at": archived_at}, tables=tables
+            "archive_options_chain",
+            {"snapshot_date": snapshot_date, "archived_at": archived_at},
+            tables={LIVE_TABLE: source_table},
         )
-    return ArchiveReport(snapshot_date, rows, source_table, archived_at, extra_columns)
+    return ArchiveReport(snapshot_date, state.rows, source_table, archived_at, extra_columns)
 
 
 def archive_chain_frame(
@@ -93,11 +140,8 @@ def archive_chain_frame(
 ) -> ArchiveReport:
     """Archive a chain served by the market provider (a past day in a backfill) through a staging
     table, with the same checks and the same INSERT ... SELECT as the live table."""
-    warehouse.load_frame(CHAIN_STAGING_TABLE, chain, replace_table=True)
-    try:
-        return archive_chain(warehouse, snapshot_date, CHAIN_STAGING_TABLE, archived_at)
-    finally:
-        warehouse.drop_table(CHAIN_STAGING_TABLE)
+    with staged(warehouse, CHAIN_STAGING_TABLE, chain, like=LIVE_TABLE) as tables:
+        return archive_chain(warehouse, snapshot_date, tables[CHAIN_STAGING_TABLE], archived_at)
 
 
 def replace_live_chain(warehouse, chain: pd.DataFrame) -> int:
@@ -105,9 +149,10 @@ def replace_live_chain(warehouse, chain: pd.DataFrame) -> int:
     missing = [c for c in OPTIONS_CHAIN_COLUMNS if c not in chain.columns]
     if missing:
         raise ValueError(f"the chain lacks contract columns {missing}")
-    with warehouse.transaction():
-        warehouse.execute("truncate_options_chain")
-        warehouse.load_frame(LIVE_TABLE, chain[OPTIONS_CHAIN_COLUMNS], replace_table=False)
+    with staged(warehouse, CHAIN_STAGING_TABLE, chain[OPTIONS_CHAIN_COLUMNS], like=LIVE_TABLE) as tables:
+        with warehouse.transaction():
+            warehouse.execute("truncate_options_chain")
+            warehouse.execute("insert_options_chain", tables=tables)
     return len(chain)
 
 
@@ -152,12 +197,9 @@ def replace_date_range(
     insert_statement: str,
 ) -> int:
     """Replace a table's rows dated [start, end] with `rows` in one transaction, via a staging
-    table that the insert statement reads."""
-    warehouse.load_frame(staging_table, rows, replace_table=True)
-    try:
+    table (typed like the insert's target) that the insert statement reads."""
+    with staged(warehouse, staging_table, rows, like=sql.target_table(insert_statement)) as tables:
         with warehouse.transaction():
             warehouse.execute(delete_statement, {"start_date": start, "end_date": end})
-            warehouse.execute(insert_statement)
-    finally:
-        warehouse.drop_table(staging_table)
+            warehouse.execute(insert_statement, tables=tables)
     return len(rows)

@@ -8,6 +8,10 @@ window has just closed (rl_dataset, the resolution of its paper trades, the perf
 `retraining_sensor` retrains both models when enough new labels have landed or the agent falls
 behind the baseline on paper. Runs that open the warehouse share the "warehouse" pool, which the
 embedded dagster.yaml limits to one run at a time (one DuckDB writer).
+
+In sidecar mode (RL_ASSETS_MARKET=warehouse) an existing pipeline loads options_chain and
+price_data, on its own clock: `live_chain_sensor` replaces the evening schedule, observing the
+live table and running the day once it holds that session's quotes.
 """
 
 import datetime as dt
@@ -17,6 +21,7 @@ import dagster as dg
 import pandas as pd
 
 from rl_assets import calendar
+from rl_assets.archive import observe_live_chain
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain, options_chain_history, price_data
 from rl_assets.assets.models import baseline_model, ppo_agent
@@ -30,15 +35,22 @@ from rl_assets.partitions import (
     run_days,
     trading_days,
 )
+from rl_assets.resources import Warehouse
 from rl_assets.retraining import ModelVersionState, RetrainPolicy, retraining_due
 from rl_assets.reward import HORIZON_DAYS
+from rl_assets.settings import Settings
+
+# Sidecar mode: options_chain and price_data are the existing pipeline's (external assets).
+SIDECAR = Settings.from_env().market == "warehouse"
 
 # ---- Freshness: has the latest session's partition landed by the deadline? The assets' plain
 # FreshnessPolicy only sees the newest materialisation of any partition, which a backfill of an old
 # day would fake. (Dagster's build_time_partition_freshness_checks reads the partitions definition's
 # end_offset=1 as "tomorrow's session is due" on the evening of a holiday, so the expected day
 # comes from the exchange calendar here.)
-HISTORY_ASSETS = (price_data, options_chain_history, technicals_history)
+HISTORY_ASSETS = (
+    (options_chain_history, technicals_history) if SIDECAR else (price_data, options_chain_history, technicals_history)
+)
 LATEST_SESSION_LANDED = "latest_session_landed"
 
 
@@ -82,8 +94,9 @@ freshness_deadline_schedule = dg.ScheduleDefinition(
 
 
 def _assets(*assets: dg.AssetsDefinition) -> dg.AssetSelection:
-    """The assets with their data checks; the freshness checks run on their own schedule."""
-    return dg.AssetSelection.assets(*assets) - dg.AssetSelection.checks(history_freshness_checks)
+    """The assets Dagster materialises (not the external tables of sidecar mode), with their data
+    checks; the freshness checks run on their own schedule."""
+    return dg.AssetSelection.assets(*assets).materializable() - dg.AssetSelection.checks(history_freshness_checks)
 
 
 # ---- Jobs
@@ -114,6 +127,11 @@ daily_job = dg.define_asset_job(
     ),
     description="A session end to end, after the close: load and archive the live chain, prices, technicals, "
     "rl_state, the screened recommendations and the models' paper picks.",
+)
+live_archive_job = dg.define_asset_job(
+    "live_archive_job",
+    selection=_assets(options_chain_history),
+    description="Archive the live chain as its trading day's partition, before the pipeline wipes it.",
 )
 labels_job = dg.define_asset_job(
     "labels_job",
@@ -158,6 +176,53 @@ def labels_after_daily_run(context: dg.RunStatusSensorContext):
     if first == last:
         return dg.RunRequest(run_key=f"labels:{last}", partition_key=str(last))
     return dg.RunRequest(run_key=f"labels:{first}..{last}", tags=range_run_tags(first, last))
+
+
+# ---- Sidecar mode: the existing pipeline's clock, not ours
+@dg.sensor(
+    jobs=[daily_job, live_archive_job],
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def live_chain_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
+    """Observe the existing pipeline's live options_chain (row count, quote dates; cheap aggregate)
+    and, when it changed and holds one NYSE session's quotes, run that session: daily_job once
+    price_data has the session too, otherwise archive the chain at once (live_archive_job) so it
+    is kept before the next wipe. A table that cannot be archived (empty, mixed or non-trading
+    dates, missing quote times) is reported, never archived."""
+    with warehouse.session() as wh:
+        state = observe_live_chain(wh)
+        day = state.first_quote_date
+        prices_landed = day is not None and bool(
+            len(wh.query("price_data_row_counts", {"start_date": day, "end_date": day}))
+        )
+    version = state.data_version
+    events = []
+    if version != context.cursor:
+        events.append(
+            dg.AssetObservation(
+                asset_key=options_chain.key,
+                metadata={
+                    "dagster/row_count": state.rows,
+                    "first_quote_time": str(state.first_quote_time),
+                    "last_quote_time": str(state.last_quote_time),
+                    "trading_date": str(day),
+                    "archivable": state.problem() or "yes",
+                },
+                tags={"dagster/data_version": version},
+            )
+        )
+    problem = state.problem()
+    if problem:
+        return dg.SensorResult(skip_reason=dg.SkipReason(problem), asset_events=events, cursor=version)
+    if prices_landed:
+        request = dg.RunRequest(run_key=f"daily:{day}:{version}", job_name=daily_job.name, partition_key=str(day))
+    else:
+        context.log.info(f"price_data has no rows for {day} yet: archiving the chain now, the rest once it lands")
+        request = dg.RunRequest(
+            run_key=f"archive:{day}:{version}", job_name=live_archive_job.name, partition_key=str(day)
+        )
+    return dg.SensorResult(run_requests=[request], asset_events=events, cursor=version)
 
 
 # ---- Retraining
@@ -221,6 +286,6 @@ def retraining_sensor(context: dg.SensorEvaluationContext):
     )
 
 
-schedules = [trading_day_schedule, freshness_deadline_schedule]
-sensors = [labels_after_daily_run, retraining_sensor]
-jobs = [daily_job, labels_job, archive_job, dataset_job, training_job, paper_trading_job]
+schedules = [freshness_deadline_schedule] if SIDECAR else [trading_day_schedule, freshness_deadline_schedule]
+sensors = [labels_after_daily_run, retraining_sensor, *([live_chain_sensor] if SIDECAR else [])]
+jobs = [daily_job, labels_job, archive_job, dataset_job, training_job, paper_trading_job, live_archive_job]

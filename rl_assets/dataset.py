@@ -15,6 +15,7 @@ import pandas as pd
 
 from rl_assets import calendar
 from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT, label_windows
+from rl_assets.warehouse.backend import staged
 
 LABEL_WINDOWS_TABLE = "rl_label_windows"
 
@@ -109,15 +110,12 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         _dates_present(warehouse.query("rl_state_row_counts", window), "snapshot_date"),
         "materialise rl_state for those days first",
     )
-    warehouse.load_frame(LABEL_WINDOWS_TABLE, windows, replace_table=True)
-    try:
-        with warehouse.transaction():
-            warehouse.execute("delete_rl_dataset_range", window)
-            warehouse.execute(
-                "insert_rl_dataset",
-                {**window, "label_start": label_start, "label_end": label_end, "take_profit": TAKE_PROFIT},
-            )
-            summary = warehouse.query("rl_dataset_summary", window)
-    finally:
-        warehouse.drop_table(LABEL_WINDOWS_TABLE)
+    with staged(warehouse, LABEL_WINDOWS_TABLE, windows) as tables, warehouse.transaction():
+        warehouse.execute("delete_rl_dataset_range", window)
+        warehouse.execute(
+            "insert_rl_dataset",
+            {**window, "label_start": label_start, "label_end": label_end, "take_profit": TAKE_PROFIT},
+            tables=tables,
+        )
+        summary = warehouse.query("rl_dataset_summary", window)
     return BuildReport(summary)

@@ -6,13 +6,17 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from rl_assets.market.synthetic import SyntheticMarket, default_tickers
+from rl_assets.settings import Settings
+from rl_assets.warehouse.backend import WarehouseBackend
+from rl_assets.warehouse.bigquery_backend import BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
 from rl_assets.warehouse.sql import validate_identifier
 
@@ -20,21 +24,36 @@ from rl_assets.warehouse.sql import validate_identifier
 # one writer at a time, so the embedded dagster.yaml limits the pool to one run: a second run
 # waits in the queue instead of failing on the file lock.
 WAREHOUSE_POOL = "warehouse"
+# The kind tag the UI shows on warehouse assets: duckdb or bigquery, as configured.
+WAREHOUSE_KIND = Settings.from_env().warehouse
 
 
 class Warehouse(dg.ConfigurableResource):
-    """Where every table lives: a DuckDB file by default (BigQuery in production)."""
+    """Where every table lives: a DuckDB file (the embedded default) or a BigQuery dataset."""
 
-    backend: str = "duckdb"
+    backend: Literal["duckdb", "bigquery"] = "duckdb"
     duckdb_path: str = "data/rl_assets.duckdb"
     dataset: str = "rl_assets"
+    bq_project: str | None = Field(default=None, description="BigQuery project; default: the credentials' project.")
+    bq_location: str = "US"
+    gcp_credentials: str | None = Field(
+        default=None,
+        description="A base64-encoded service-account key (pass it as an EnvVar); default: Application "
+        "Default Credentials.",
+    )
 
     @contextmanager
-    def session(self) -> Iterator[DuckDBBackend]:
+    def session(self) -> Iterator[WarehouseBackend]:
         """An open backend with the contract's tables created if missing."""
-        if self.backend != "duckdb":
-            raise ValueError(f"warehouse backend {self.backend!r} is not available; use 'duckdb'")
         validate_identifier("dataset", self.dataset)
+        if self.bq_project is not None:
+            validate_identifier("project", self.bq_project)
+        if self.backend == "bigquery":
+            with bigquery_client(self.bq_project, self.bq_location, self.gcp_credentials) as client:
+                backend = BigQueryBackend(client, self.dataset, self.bq_location)
+                backend.ensure_tables()
+                yield backend
+            return
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
         # dagster-duckdb's resource retries while another process holds the file's lock. It does
         # not close the connection when the body raises, so close it here (closing twice is fine).
@@ -50,6 +69,8 @@ class Warehouse(dg.ConfigurableResource):
 class MarketDataProvider(dg.ConfigurableResource):
     """Where chains and prices come from. Implementations serve any trading day they can and say
     plainly when they cannot."""
+
+    serves_past_chains: ClassVar[bool] = True
 
     def tickers(self) -> list[str]:
         raise NotImplementedError
@@ -82,6 +103,28 @@ class SyntheticMarketProvider(MarketDataProvider):
 
     def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         return self.market().prices(start, end)
+
+
+class WarehouseMarketProvider(MarketDataProvider):
+    """Sidecar mode: an existing pipeline owns options_chain and price_data in the warehouse.
+    Nothing is fetched; the universe is what price_data holds. Past chains cannot be served: the
+    live table is wiped daily, which is why the archive exists."""
+
+    warehouse: Warehouse
+    serves_past_chains: ClassVar[bool] = False
+
+    def tickers(self) -> list[str]:
+        with self.warehouse.session() as wh:
+            return wh.query("price_data_universe")["ticker"].tolist()
+
+    def chain(self, day: dt.date) -> pd.DataFrame:
+        raise ValueError(
+            f"sidecar mode (RL_ASSETS_MARKET=warehouse) has no chain for {day}: only the live options_chain "
+            "table's own day can be archived"
+        )
+
+    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        raise ValueError("sidecar mode (RL_ASSETS_MARKET=warehouse): price_data is the existing pipeline's table")
 
 
 class ModelStore(dg.ConfigurableResource):

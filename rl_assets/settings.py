@@ -11,6 +11,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DUCKDB_PATH = str(REPO_ROOT / "data" / "rl_assets.duckdb")
 DEFAULT_MODEL_STORE = str(REPO_ROOT / "data" / "models")
+# A base64-encoded service-account key, passed to the warehouse as an EnvVar (never read as a value
+# here). Without it, BigQuery uses Application Default Credentials.
+CREDENTIALS_VARIABLE = "RL_ASSETS_BQ_CREDENTIALS"
 
 
 @dataclass(frozen=True)

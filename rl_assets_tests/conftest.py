@@ -1,4 +1,5 @@
 import datetime as dt
+import secrets
 
 import pandas as pd
 import pytest
@@ -6,7 +7,9 @@ import pytest
 from rl_assets import calendar
 from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.resources import SyntheticMarketProvider, Warehouse
+from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST, BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_tests.bigquery_emulator import PROJECT, running_emulator
 from rl_assets_tests.history import ThinnedMarket, build_history, table
 
 DAY = dt.date(2026, 11, 20)  # a Friday session
@@ -19,10 +22,36 @@ def duckdb_path(tmp_path):
     return str(tmp_path / "warehouse.duckdb")
 
 
+@pytest.fixture(scope="module")
+def bigquery_emulator(tmp_path_factory):
+    """The local BigQuery emulator, one per test module (its catalogue slows as it grows); its URL."""
+    with running_emulator(tmp_path_factory.mktemp("bigquery_emulator")) as url:
+        yield url
+
+
 @pytest.fixture
-def warehouse(duckdb_path):
-    """A DuckDB backend on a fresh file with the contract's tables."""
-    with open_duckdb(duckdb_path, "rl_test") as backend:
+def emulated_bigquery(bigquery_emulator, monkeypatch):
+    """BIGQUERY_EMULATOR_HOST set for this test, and a dataset name of its own (dropped after it,
+    so the emulator's catalogue stays small)."""
+    monkeypatch.setenv(EMULATOR_HOST, bigquery_emulator)
+    dataset = f"rl_test_{secrets.token_hex(4)}"
+    yield dataset
+    with bigquery_client(PROJECT, "US") as client:
+        client.delete_dataset(f"{PROJECT}.{dataset}", delete_contents=True, not_found_ok=True)
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse(request, duckdb_path):
+    """A backend with the contract's tables, once on a fresh DuckDB file and once on a fresh
+    dataset of the BigQuery emulator."""
+    if request.param == "duckdb":
+        with open_duckdb(duckdb_path, "rl_test") as backend:
+            backend.ensure_tables()
+            yield backend
+        return
+    dataset = request.getfixturevalue("emulated_bigquery")
+    with bigquery_client(PROJECT, "US") as client:
+        backend = BigQueryBackend(client, dataset)
         backend.ensure_tables()
         yield backend
 

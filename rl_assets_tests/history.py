@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 
+import duckdb
 import numpy as np
 
 from rl_assets import calendar
@@ -15,6 +16,8 @@ from rl_assets.dataset import build_rl_dataset, build_rl_state
 from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.reward import HORIZON_DAYS
 from rl_assets.technicals import update_technicals
+from rl_assets.warehouse import sql
+from rl_assets.warehouse.backend import WarehouseError
 
 PRICE_WARMUP = 260  # sessions of prices before the first archived day (enough for the 200-day SMA)
 
@@ -32,7 +35,20 @@ def build_history(warehouse, market: SyntheticMarket, days: list[dt.date], *, da
 
 def table(warehouse, name: str, order: str = "snapshot_date, contract_symbol"):
     """A whole table as a DataFrame (tests only: real code reads through sql/ statements)."""
-    return warehouse.connection.execute(f"SELECT * FROM {warehouse._qualified(name)} ORDER BY {order}").df()
+    return warehouse.read_sql(f"SELECT * FROM {name} ORDER BY {order}")
+
+
+def run_statement(warehouse, text: str) -> None:
+    """An ad-hoc DDL/DML statement in BigQuery's dialect on either backend (tests only: it plays
+    the existing pipeline changing its tables)."""
+    if warehouse.dialect == "duckdb":
+        warehouse.connection.execute(sql.render_text(text, "duckdb", warehouse.dataset, warehouse.catalog))
+    else:
+        warehouse.client.query(sql.render_text(text, "bigquery", warehouse.dataset, warehouse.project)).result()
+
+
+# What a statement the warehouse refuses (a constraint, a type) raises on each backend.
+STATEMENT_ERRORS = {"duckdb": duckdb.Error, "bigquery": WarehouseError}
 
 
 class ThinnedMarket(SyntheticMarket):

@@ -1,8 +1,8 @@
-"""The archiver on a real DuckDB file: idempotence, refusals, schema drift, atomicity."""
+"""The archiver on both warehouses (a DuckDB file, the BigQuery emulator): idempotence, refusals,
+schema drift, atomicity."""
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -15,19 +15,20 @@ from rl_assets.archive import (
 )
 from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS
 from rl_assets_tests.conftest import DAY, NEXT_DAY
+from rl_assets_tests.history import STATEMENT_ERRORS, run_statement, table
 
 
 def history(warehouse) -> pd.DataFrame:
-    return warehouse.connection.execute(
-        "SELECT * FROM rl_test.options_chain_history ORDER BY snapshot_date, contract_symbol"
-    ).df()
+    return table(warehouse, "options_chain_history")
 
 
 def counts_by_day(warehouse) -> dict:
-    rows = warehouse.connection.execute(
-        "SELECT snapshot_date, COUNT(*) FROM rl_test.options_chain_history GROUP BY 1"
-    ).fetchall()
-    return {d: n for d, n in rows}
+    rows = warehouse.read_sql("SELECT snapshot_date, COUNT(*) AS n FROM options_chain_history GROUP BY 1")
+    return {pd.Timestamp(d).date(): n for d, n in zip(rows["snapshot_date"], rows["n"], strict=True)}
+
+
+def row_count(warehouse, table_name: str) -> int:
+    return int(warehouse.read_sql(f"SELECT COUNT(*) AS n FROM {table_name}")["n"].iloc[0])
 
 
 def test_archive_copies_every_live_row_with_the_partition_date(warehouse, market):
@@ -122,7 +123,8 @@ def test_a_partition_date_that_is_not_a_trading_day_is_refused(warehouse, market
 
 def test_a_new_live_column_is_reported_and_archiving_still_works(warehouse, market):
     replace_live_chain(warehouse, market.chain(DAY))
-    warehouse.connection.execute("ALTER TABLE rl_test.options_chain ADD COLUMN exchange_code VARCHAR DEFAULT 'OPRA'")
+    run_statement(warehouse, "ALTER TABLE options_chain ADD COLUMN exchange_code STRING")
+    run_statement(warehouse, "UPDATE options_chain SET exchange_code = 'OPRA' WHERE TRUE")
     report = archive_chain(warehouse, DAY)
     assert report.extra_columns == ["exchange_code"]
     assert report.rows == len(market.chain(DAY)) == len(history(warehouse))
@@ -131,7 +133,7 @@ def test_a_new_live_column_is_reported_and_archiving_still_works(warehouse, mark
 
 def test_a_live_table_missing_a_contract_column_is_refused(warehouse, market):
     replace_live_chain(warehouse, market.chain(DAY))
-    warehouse.connection.execute("ALTER TABLE rl_test.options_chain DROP COLUMN implied_volatility")
+    run_statement(warehouse, "ALTER TABLE options_chain DROP COLUMN implied_volatility")
     with pytest.raises(ArchiveRefused, match=r"lacks contract columns \['implied_volatility'\]"):
         archive_chain(warehouse, DAY)
     assert len(history(warehouse)) == 0
@@ -144,11 +146,12 @@ def test_a_failure_between_delete_and_insert_leaves_the_previous_partition_intac
     archive_chain(warehouse, DAY)
     before = history(warehouse)
     # The existing pipeline's live table has no NOT NULL constraint on this column.
-    warehouse.connection.execute("ALTER TABLE rl_test.options_chain ALTER COLUMN strike DROP NOT NULL")
-    warehouse.connection.execute(
-        "UPDATE rl_test.options_chain SET strike = NULL WHERE contract_symbol = (SELECT MAX(contract_symbol) FROM rl_test.options_chain)"
+    run_statement(warehouse, "ALTER TABLE options_chain ALTER COLUMN strike DROP NOT NULL")
+    run_statement(
+        warehouse,
+        "UPDATE options_chain SET strike = NULL WHERE contract_symbol = (SELECT MAX(contract_symbol) FROM options_chain)",
     )
-    with pytest.raises(duckdb.ConstraintException, match="strike"):
+    with pytest.raises(STATEMENT_ERRORS[warehouse.dialect], match="strike"):
         archive_chain(warehouse, DAY)
     pd.testing.assert_frame_equal(history(warehouse), before)
 
@@ -157,17 +160,16 @@ def test_replacing_the_live_table_is_atomic(warehouse, market):
     replace_live_chain(warehouse, market.chain(DAY))
     broken = market.chain(NEXT_DAY)
     broken.loc[3, "contract_symbol"] = None  # NOT NULL in the live table
-    with pytest.raises(duckdb.ConstraintException):
+    with pytest.raises((*STATEMENT_ERRORS.values(), ValueError)):
         replace_live_chain(warehouse, broken)
-    live = warehouse.connection.execute("SELECT COUNT(*), MAX(quote_time) FROM rl_test.options_chain").fetchone()
-    assert live[0] == len(market.chain(DAY))
+    assert row_count(warehouse, "options_chain") == len(market.chain(DAY))
 
 
 def test_write_prices_replaces_a_range_without_duplicates(warehouse, market):
     start, end = dt.date(2026, 11, 2), DAY
     write_prices(warehouse, market.prices(start, end), start, end)
     write_prices(warehouse, market.prices(DAY, DAY), DAY, DAY)
-    rows = warehouse.connection.execute("SELECT ticker, date, close FROM rl_test.price_data ORDER BY ticker, date").df()
+    rows = warehouse.read_sql("SELECT ticker, date, close FROM price_data ORDER BY ticker, date")
     assert len(rows) == 15 * len(market.tickers)
     assert not rows.duplicated(["ticker", "date"]).any()
     expected = market.prices(start, end)
@@ -186,10 +188,10 @@ def test_write_prices_replaces_a_range_without_duplicates(warehouse, market):
 def test_bad_price_rows_are_refused_and_nothing_is_written(warehouse, market, corrupt, message):
     start = dt.date(2026, 11, 16)
     write_prices(warehouse, market.prices(start, DAY), start, DAY)
-    before = warehouse.connection.execute("SELECT COUNT(*) FROM rl_test.price_data").fetchone()[0]
+    before = row_count(warehouse, "price_data")
     with pytest.raises(ValueError, match=message):
         write_prices(warehouse, corrupt(market.prices(start, DAY)), start, DAY)
-    assert warehouse.connection.execute("SELECT COUNT(*) FROM rl_test.price_data").fetchone()[0] == before
+    assert row_count(warehouse, "price_data") == before
 
 
 def test_a_database_file_named_like_the_dataset_is_not_ambiguous(tmp_path, market):

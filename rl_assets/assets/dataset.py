@@ -8,7 +8,7 @@ from rl_assets.assets.market import options_chain_history, price_data
 from rl_assets.assets.technicals import technicals_history
 from rl_assets.dataset import DatasetRefused, build_rl_dataset, build_rl_state
 from rl_assets.partitions import partition_days, run_window_metadata, trading_days
-from rl_assets.resources import WAREHOUSE_POOL, Warehouse
+from rl_assets.resources import WAREHOUSE_KIND, WAREHOUSE_POOL, Warehouse
 from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT
 
 # The label window: snapshots of the next HORIZON_DAYS trading days, prices from T through them.
@@ -19,7 +19,7 @@ LABEL_PRICES = dg.TimeWindowPartitionMapping(start_offset=0, end_offset=HORIZON_
 @dg.asset(
     group_name="rl",
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "sql"},
+    kinds={WAREHOUSE_KIND, "sql"},
     partitions_def=trading_days,
     deps=[options_chain_history, technicals_history],
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -53,7 +53,7 @@ def rl_state(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
 @dg.asset(
     group_name="rl",
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "sql"},
+    kinds={WAREHOUSE_KIND, "sql"},
     partitions_def=trading_days,
     deps=[
         rl_state,

@@ -11,7 +11,7 @@ from pydantic import Field
 from rl_assets import calendar
 from rl_assets.archive import ArchiveRefused, archive_chain, archive_chain_frame, replace_live_chain, write_prices
 from rl_assets.partitions import HISTORY_FRESHNESS, PARTITION_TAG, partition_days, run_window_metadata, trading_days
-from rl_assets.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
+from rl_assets.resources import WAREHOUSE_KIND, WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
 
 class LiveChainConfig(dg.Config):
@@ -27,11 +27,30 @@ class ArchiveConfig(dg.Config):
         default="auto",
         description="Where each day's chain comes from. 'live': the options_chain table, refused unless "
         "its quotes belong to the partition's trading date. 'provider': that day's chain from the "
-        "market provider (past days). 'auto': live for a one-day run, provider for a range.",
+        "market provider (past days; not in sidecar mode). 'auto': live for a one-day run or in sidecar "
+        "mode, provider for a range.",
     )
 
 
-@dg.asset(group_name="market_data", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
+# Sidecar mode (RL_ASSETS_MARKET=warehouse): the existing pipeline owns these two tables. They are
+# external assets, observed by the live-chain sensor (rl_assets.automation), never written here.
+options_chain_source = dg.AssetSpec(
+    "options_chain",
+    group_name="market_data",
+    kinds={WAREHOUSE_KIND},
+    description="The live options chain, owned by the existing market-data pipeline, which replaces it "
+    "every day. Observed (row count, quote dates) by live_chain_sensor; never written by rl-assets.",
+)
+price_data_source = dg.AssetSpec(
+    "price_data",
+    group_name="market_data",
+    kinds={WAREHOUSE_KIND},
+    partitions_def=trading_days,
+    description="Daily OHLCV per ticker, owned by the existing market-data pipeline; never written by rl-assets.",
+)
+
+
+@dg.asset(group_name="market_data", kinds={WAREHOUSE_KIND}, pool=WAREHOUSE_POOL)
 def options_chain(
     context: dg.AssetExecutionContext, config: LiveChainConfig, market: MarketDataProvider, warehouse: Warehouse
 ) -> dg.MaterializeResult:
@@ -56,7 +75,7 @@ def options_chain(
 @dg.asset(
     group_name="market_data",
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
+    kinds={WAREHOUSE_KIND},
     partitions_def=trading_days,
     freshness_policy=HISTORY_FRESHNESS,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -83,7 +102,7 @@ def price_data(
 @dg.asset(
     group_name="market_data",
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb"},
+    kinds={WAREHOUSE_KIND},
     partitions_def=trading_days,
     deps=[options_chain],
     freshness_policy=HISTORY_FRESHNESS,
@@ -96,7 +115,14 @@ def options_chain_history(
     (snapshot_date). Each day is replaced atomically by an in-warehouse INSERT ... SELECT; a
     live table whose quotes belong to another trading date is refused and nothing is written."""
     days = partition_days(context)
-    source = config.source if config.source != "auto" else ("live" if len(days) == 1 else "provider")
+    source = config.source
+    if source == "auto":
+        source = "live" if len(days) == 1 or not market.serves_past_chains else "provider"
+    if source == "live" and len(days) > 1:
+        raise dg.Failure(
+            description=f"the live options_chain holds one trading day; a run of {len(days)} days "
+            f"({days[0]}..{days[-1]}) cannot archive it (past chains were wiped): run one partition"
+        )
     started = time.perf_counter()
     archived_at = pd.Timestamp.now(tz="UTC")
     reports = []

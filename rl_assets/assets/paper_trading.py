@@ -19,7 +19,7 @@ from rl_assets.paper_trading import (
     resolve_paper_trades,
 )
 from rl_assets.partitions import partition_days, run_window_metadata, trading_days
-from rl_assets.resources import WAREHOUSE_POOL, Warehouse
+from rl_assets.resources import WAREHOUSE_KIND, WAREHOUSE_POOL, Warehouse
 from rl_assets.training import markdown_image
 
 
@@ -46,7 +46,7 @@ class PaperTradesConfig(dg.Config):
 @dg.asset(
     group_name="paper_trading",
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "sql"},
+    kinds={WAREHOUSE_KIND, "sql"},
     partitions_def=trading_days,
     deps=[rl_state],
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -79,7 +79,7 @@ def recommendations(
 @dg.asset(
     group_name="paper_trading",
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "torch"},
+    kinds={WAREHOUSE_KIND, "torch"},
     partitions_def=trading_days,
     deps=[recommendations, ppo_agent, baseline_model, rl_dataset],
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -109,7 +109,7 @@ def paper_trades(
     )
 
 
-@dg.asset(group_name="paper_trading", kinds={"duckdb"}, deps=[paper_trades, rl_dataset], pool=WAREHOUSE_POOL)
+@dg.asset(group_name="paper_trading", kinds={WAREHOUSE_KIND}, deps=[paper_trades, rl_dataset], pool=WAREHOUSE_POOL)
 def paper_trading_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Running hit rate of >50%-in-3-days and mean reward of the agent's picks, the baseline's and
     all recommendations, with 95% intervals and equity curves; also the table

@@ -6,7 +6,7 @@ import dagster as dg
 
 from rl_assets.assets.market import price_data
 from rl_assets.partitions import HISTORY_FRESHNESS, partition_days, run_window_metadata, trading_days
-from rl_assets.resources import WAREHOUSE_POOL, Warehouse
+from rl_assets.resources import WAREHOUSE_KIND, WAREHOUSE_POOL, Warehouse
 from rl_assets.technicals import WARMUP_SESSIONS, MissingPrices, update_technicals
 
 EVERY_TICKER_COMPUTED = dg.AssetCheckSpec(
@@ -19,7 +19,7 @@ EVERY_TICKER_COMPUTED = dg.AssetCheckSpec(
 @dg.asset(
     group_name="features",
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "pandas"},
+    kinds={WAREHOUSE_KIND, "pandas"},
     partitions_def=trading_days,
     deps=[price_data],
     freshness_policy=HISTORY_FRESHNESS,

@@ -10,26 +10,11 @@ import duckdb
 import pandas as pd
 
 from rl_assets.warehouse import sql
-
-CREATE_STATEMENTS = [
-    "create_options_chain",
-    "create_options_chain_history",
-    "create_price_data",
-    "create_technicals_history",
-    "create_rl_state",
-    "create_rl_dataset",
-    "create_model_registry",
-    "create_recommendations",
-    "create_paper_trades",
-]
+from rl_assets.warehouse.backend import CREATE_STATEMENTS
 
 
 class DuckDBBackend:
-    """Runs sql/ statements on an open DuckDB connection.
-
-    Both backends offer the same methods (query, execute, transaction, load_frame, columns,
-    drop_table), so the archive and asset code never branch on the warehouse.
-    """
+    """Runs sql/ statements on an open DuckDB connection (rl_assets.warehouse.backend.WarehouseBackend)."""
 
     dialect = "duckdb"
 
@@ -63,6 +48,10 @@ class DuckDBBackend:
         result = self._run(name, params, tables).fetchall()
         return int(result[0][0]) if result and len(result[0]) == 1 and isinstance(result[0][0], int) else None
 
+    def read_sql(self, text: str) -> pd.DataFrame:
+        """An ad-hoc SELECT in BigQuery's dialect over unqualified table names (notebooks, tests)."""
+        return self.connection.execute(sql.render_text(text, self.dialect, self.dataset, self.catalog)).df()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All statements inside commit together or not at all."""
@@ -78,14 +67,15 @@ class DuckDBBackend:
         for name in CREATE_STATEMENTS:
             self.execute(name)
 
-    def _qualified(self, table: str) -> str:
+    def qualified(self, table: str) -> str:
         catalog = self.catalog.replace('"', '""')
         return f'"{catalog}"."{self.dataset}"."{sql.validate_identifier("table", table)}"'
 
-    def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool) -> int:
+    def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None) -> int:
         """Write a DataFrame to a table: replace_table=True (re)creates it with the frame's
-        columns (staging); False appends by column name to an existing, typed table."""
-        target = self._qualified(table)
+        columns (staging); False appends by column name to an existing, typed table. (`like` is
+        for BigQuery's typed loads: DuckDB casts on INSERT.)"""
+        target = self.qualified(table)
         self.connection.register("_incoming_frame", frame)
         try:
             if replace_table:
@@ -106,7 +96,7 @@ class DuckDBBackend:
         return dict(rows)
 
     def drop_table(self, table: str) -> None:
-        self.connection.execute(f"DROP TABLE IF EXISTS {self._qualified(table)}")
+        self.connection.execute(f"DROP TABLE IF EXISTS {self.qualified(table)}")
 
 
 @contextmanager

@@ -48,12 +48,32 @@ def parse_statement(name: str) -> exp.Expression:
     path = SQL_DIR / f"{name}.sql"
     if not path.is_file():
         raise FileNotFoundError(f"no statement {name!r}: {path} does not exist")
-    statements = [
-        s for s in sqlglot.parse(path.read_text(), read="bigquery", error_level=sqlglot.ErrorLevel.RAISE) if s
-    ]
+    return parse_text(path.read_text(), where=str(path))
+
+
+@lru_cache(maxsize=256)
+def parse_text(text: str, where: str = "the statement") -> exp.Expression:
+    """Parse one statement strictly as BigQuery (sql/ files and ad-hoc reads alike)."""
+    statements = [s for s in sqlglot.parse(text, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE) if s]
     if len(statements) != 1:
-        raise ValueError(f"{path} must hold exactly one statement; found {len(statements)}")
+        raise ValueError(f"{where} must hold exactly one statement; found {len(statements)}")
     return statements[0]
+
+
+def target_table(name: str) -> str:
+    """The table a sql/ CREATE or INSERT statement writes."""
+    return parse_statement(name).find(exp.Table).name
+
+
+@cache
+def column_types(create_statement: str) -> dict[str, str]:
+    """Column name -> BigQuery type, as declared by a sql/create_*.sql statement (the contract)."""
+    schema = parse_statement(create_statement).this
+    return {
+        column.name: column.args["kind"].sql(dialect="bigquery")
+        for column in schema.expressions
+        if isinstance(column, exp.ColumnDef)
+    }
 
 
 def parameter_names(name: str) -> set[str]:
@@ -73,18 +93,30 @@ def render(
     a schema that shares the file's name is never ambiguous. `tables` renames tables before
     qualifying (e.g. read a staging copy instead of the live one).
     """
-    return _render(name, dialect, dataset, project, tuple(sorted((tables or {}).items())))
+    return _render(name, None, dialect, dataset, project, tuple(sorted((tables or {}).items())))
+
+
+def render_text(text: str, dialect: str, dataset: str, project: str | None = None) -> str:
+    """An ad-hoc statement in BigQuery's dialect, qualified and transpiled like the sql/ files."""
+    return _render(None, text, dialect, dataset, project, ())
 
 
 @lru_cache(maxsize=1024)  # statements are rendered again and again, once per partition
-def _render(name: str, dialect: str, dataset: str, project: str | None, tables: tuple[tuple[str, str], ...]) -> str:
+def _render(
+    name: str | None,
+    text: str | None,
+    dialect: str,
+    dataset: str,
+    project: str | None,
+    tables: tuple[tuple[str, str], ...],
+) -> str:
     validate_identifier("dataset", dataset)
     if project is not None and dialect == "bigquery":
         validate_identifier("project", project)
     tables = dict(tables)
     for target in tables.values():
         validate_identifier("table", target)
-    tree = parse_statement(name).copy()
+    tree = (parse_statement(name) if name is not None else parse_text(text)).copy()
     common_table_expressions = {cte.alias for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if table.name in common_table_expressions and not table.db:
@@ -92,7 +124,8 @@ def _render(name: str, dialect: str, dataset: str, project: str | None, tables: 
         table.set("this", exp.to_identifier(tables.get(table.name, table.name)))
         table.set("db", exp.to_identifier(dataset))
         if project is not None:
-            table.set("catalog", exp.to_identifier(project, quoted=True if dialect != "bigquery" else None))
+            # BigQuery needs backticks around a project id with hyphens.
+            table.set("catalog", exp.to_identifier(project, quoted=True))
     if dialect == "duckdb":
         # DuckDB has no table partitioning or clustering; BigQuery's properties are dropped.
         for prop in list(tree.find_all(exp.PartitionedByProperty, exp.ClusterProperty)):

@@ -1,0 +1,89 @@
+"""What every warehouse backend offers (DuckDB and BigQuery), and the staging tables built on it.
+
+The archive, dataset, technicals and paper-trading code only calls these methods, so it never
+branches on the warehouse.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+import pandas as pd
+
+from rl_assets.warehouse import sql
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be reached or refused a statement; the message names which and why."""
+
+
+class WarehouseBackend(Protocol):
+    dialect: str
+    dataset: str
+
+    def query(
+        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+    ) -> pd.DataFrame:
+        """Run a SELECT statement from sql/ and return its rows."""
+
+    def execute(
+        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+    ) -> int | None:
+        """Run a DDL/DML statement from sql/; the affected row count where the warehouse gives one."""
+
+    def read_sql(self, text: str) -> pd.DataFrame:
+        """An ad-hoc SELECT in BigQuery's dialect over unqualified table names (notebooks, tests)."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """All statements inside commit together or not at all."""
+
+    def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None) -> int:
+        """Write a DataFrame: replace_table=True (re)creates `table` with the frame's columns,
+        typed as the contract table `like` declares them where given; False appends by column
+        name to an existing table."""
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> type; empty if the table does not exist."""
+
+    def drop_table(self, table: str) -> None: ...
+
+    def ensure_tables(self) -> None:
+        """Create the contract's tables (sql/create_*.sql) that do not exist yet."""
+
+
+CREATE_STATEMENTS = [
+    "create_options_chain",
+    "create_options_chain_history",
+    "create_price_data",
+    "create_technicals_history",
+    "create_rl_state",
+    "create_rl_dataset",
+    "create_model_registry",
+    "create_recommendations",
+    "create_paper_trades",
+]
+
+
+def contract_types(table: str) -> dict[str, str]:
+    """The BigQuery column types the contract declares for `table` (from sql/create_<table>.sql)."""
+    return sql.column_types(f"create_{sql.validate_identifier('table', table)}")
+
+
+@contextmanager
+def staged(
+    warehouse: WarehouseBackend, base: str, frame: pd.DataFrame, like: str | None = None
+) -> Iterator[dict[str, str]]:
+    """Load `frame` into a staging table of its own and drop it afterwards.
+
+    Yields {base: unique name}, the `tables` renaming for the statements that read `base`. A name
+    per call means two runs (BigQuery runs in parallel) never share or drop each other's staging.
+    """
+    name = f"{base}_{secrets.token_hex(4)}"
+    warehouse.load_frame(name, frame, replace_table=True, like=like)
+    try:
+        yield {base: name}
+    finally:
+        warehouse.drop_table(name)

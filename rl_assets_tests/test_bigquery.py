@@ -1,0 +1,288 @@
+"""The production path on the local BigQuery emulator: the assets write what they write on DuckDB,
+re-runs replace, the history tables are partitioned and clustered, sidecar mode observes the
+existing pipeline's tables and never writes them, and bad settings fail with a clear error."""
+
+import base64
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from rl_assets import calendar
+from rl_assets.archive import replace_live_chain, write_prices
+from rl_assets.assets.checks import options_chain_history_checks
+from rl_assets.assets.dataset import rl_dataset, rl_state
+from rl_assets.assets.market import (
+    options_chain_history,
+    options_chain_source,
+    price_data,
+    price_data_source,
+)
+from rl_assets.assets.technicals import technicals_history
+from rl_assets.automation import daily_job, live_archive_job, live_chain_sensor
+from rl_assets.partitions import range_run_tags
+from rl_assets.resources import SyntheticMarketProvider, Warehouse, WarehouseMarketProvider
+from rl_assets.warehouse.backend import CREATE_STATEMENTS, WarehouseError
+from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST
+from rl_assets.warehouse.sql import target_table
+from rl_assets_tests.bigquery_emulator import PROJECT
+from rl_assets_tests.conftest import DAY, NEXT_DAY, SMALL_UNIVERSE
+from rl_assets_tests.history import table
+
+SEED = 11
+KEYS = {
+    "price_data": "ticker, date",
+    "options_chain_history": "snapshot_date, contract_symbol",
+    "technicals_history": "ticker, date",
+    "rl_state": "snapshot_date, contract_symbol",
+    "rl_dataset": "snapshot_date, contract_symbol",
+}
+
+
+def bigquery_warehouse(dataset: str) -> Warehouse:
+    return Warehouse(backend="bigquery", bq_project=PROJECT, dataset=dataset)
+
+
+def build(warehouse: Warehouse, start: dt.date, end: dt.date) -> None:
+    """The history assets over [start, end] in single runs, as a backfill does."""
+    resources = {"warehouse": warehouse, "market": SyntheticMarketProvider(seed=SEED, universe=SMALL_UNIVERSE)}
+    warmup = range_run_tags(calendar.shift_trading_days(start, -30), end)
+    assert dg.materialize([price_data], resources=resources, tags=warmup).success
+    assets = [options_chain_history, technicals_history, rl_state]
+    assert dg.materialize(assets, resources=resources, tags=range_run_tags(start, end)).success
+    labelled = range_run_tags(start, calendar.shift_trading_days(end, -3))
+    assert dg.materialize([rl_dataset], resources=resources, tags=labelled).success
+
+
+def tables(warehouse: Warehouse) -> dict[str, pd.DataFrame]:
+    with warehouse.session() as wh:
+        frames = {name: table(wh, name, order) for name, order in KEYS.items()}
+    frames["options_chain_history"] = frames["options_chain_history"].drop(columns="archived_at")
+    return frames
+
+
+@pytest.fixture(scope="module")
+def built_on_both(bigquery_emulator, tmp_path_factory):
+    """The same ten sessions built by the assets on DuckDB and on the emulator, then rebuilt on the
+    emulator (a re-run of every asset over two of the days)."""
+    start = calendar.shift_trading_days(DAY, -9)
+    duckdb = Warehouse(duckdb_path=str(tmp_path_factory.mktemp("duck") / "w.duckdb"), dataset="rl_test")
+    build(duckdb, start, DAY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(EMULATOR_HOST, bigquery_emulator)
+        bigquery = bigquery_warehouse("rl_built")
+        build(bigquery, start, DAY)
+        first = tables(bigquery)
+        rerun_start = calendar.shift_trading_days(DAY, -4)
+        build(bigquery, rerun_start, DAY)
+        again = tables(bigquery)
+        with bigquery.session() as wh:
+            left = sorted(t.table_id for t in wh.client.list_tables(f"{PROJECT}.rl_built"))
+            layout = {name: wh.client.get_table(f"{PROJECT}.rl_built.{name}") for name in KEYS}
+    return {"duckdb": tables(duckdb), "bigquery": first, "rerun": again, "left": left, "layout": layout}
+
+
+@pytest.mark.parametrize("name", list(KEYS))
+def test_the_assets_write_the_same_rows_on_bigquery_as_on_duckdb(built_on_both, name):
+    duck, bq = built_on_both["duckdb"][name], built_on_both["bigquery"][name]
+    assert len(bq) > 0
+    assert list(bq.columns) == list(duck.columns)
+    pd.testing.assert_frame_equal(bq, duck, check_dtype=False, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", list(KEYS))
+def test_rerunning_the_assets_on_bigquery_replaces_and_never_duplicates(built_on_both, name):
+    first, again = built_on_both["bigquery"][name], built_on_both["rerun"][name]
+    keys = [k.strip() for k in KEYS[name].split(",")]
+    assert not again.duplicated(keys).any()
+    pd.testing.assert_frame_equal(again, first, check_dtype=False, rtol=1e-9)
+
+
+def test_history_tables_are_date_partitioned_and_clustered(built_on_both):
+    layout = built_on_both["layout"]
+    expected = {
+        "options_chain_history": ("snapshot_date", ["underlying"]),
+        "price_data": ("date", ["ticker"]),
+        "technicals_history": ("date", ["ticker"]),
+        "rl_state": ("snapshot_date", ["underlying"]),
+        "rl_dataset": ("snapshot_date", ["underlying"]),
+    }
+    for name, (field, clustering) in expected.items():
+        assert layout[name].time_partitioning.field == field, name
+        assert layout[name].clustering_fields == clustering, name
+
+
+def test_no_staging_table_outlives_its_run(built_on_both):
+    assert built_on_both["left"] == sorted(target_table(name) for name in CREATE_STATEMENTS)
+
+
+# ---- Sidecar mode: the existing pipeline owns options_chain and price_data
+@pytest.fixture
+def sidecar(emulated_bigquery, market):
+    """A BigQuery dataset where the 'existing pipeline' (the synthetic market) loaded DAY's chain and
+    the prices through DAY; the resources of sidecar mode."""
+    warehouse = bigquery_warehouse(emulated_bigquery)
+    with warehouse.session() as wh:
+        replace_live_chain(wh, market.chain(DAY))
+        start = calendar.shift_trading_days(DAY, -30)
+        write_prices(wh, market.prices(start, DAY), start, DAY)
+    return {"warehouse": warehouse, "market": WarehouseMarketProvider(warehouse=warehouse)}
+
+
+def pipeline_tables(warehouse: Warehouse) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with warehouse.session() as wh:
+        return table(wh, "options_chain", "contract_symbol"), table(wh, "price_data", "ticker, date")
+
+
+SIDECAR_ASSETS = [options_chain_source, price_data_source, options_chain_history, technicals_history, rl_state]
+
+
+def test_sidecar_run_archives_the_live_day_and_never_writes_the_pipelines_tables(sidecar, market):
+    before = pipeline_tables(sidecar["warehouse"])
+    result = dg.materialize(
+        [*SIDECAR_ASSETS, options_chain_history_checks],
+        resources=sidecar,
+        partition_key=str(DAY),
+        selection=[options_chain_history, technicals_history, rl_state],
+    )
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    for after, was in zip(pipeline_tables(sidecar["warehouse"]), before, strict=True):
+        pd.testing.assert_frame_equal(after, was)
+    with sidecar["warehouse"].session() as wh:
+        archived = table(wh, "options_chain_history")
+    assert set(archived["snapshot_date"].dt.date) == {DAY}
+    assert len(archived) == len(market.chain(DAY))
+    metadata = result.asset_materializations_for_node("options_chain_history")[0].metadata
+    assert metadata["source"].value == "live"
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return failure.step_failure_data.user_failure_data.description
+
+
+def test_sidecar_refuses_a_stale_live_table(sidecar):
+    """The pipeline has not reloaded the chain for NEXT_DAY: the table still holds DAY's quotes."""
+    result = dg.materialize(
+        SIDECAR_ASSETS, resources=sidecar, partition_key=str(NEXT_DAY), selection=[options_chain_history],
+        raise_on_error=False,
+    )  # fmt: skip
+    assert not result.success
+    message = failure_message(result)
+    assert f"holds quotes from trading date {DAY}" in message and f"not {NEXT_DAY}" in message
+    assert "nothing was written" in message
+    with sidecar["warehouse"].session() as wh:
+        assert len(table(wh, "options_chain_history")) == 0
+
+
+def test_sidecar_cannot_backfill_past_chains(sidecar):
+    result = dg.materialize(
+        SIDECAR_ASSETS, resources=sidecar, tags=range_run_tags(calendar.shift_trading_days(DAY, -2), DAY),
+        selection=[options_chain_history], raise_on_error=False,
+    )  # fmt: skip
+    assert not result.success
+    assert "holds one trading day" in failure_message(result)
+
+
+def evaluate(sensor_resources: dict, cursor: str | None = None):
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=sensor_resources)
+        return live_chain_sensor(context)
+
+
+def test_live_chain_sensor_observes_the_table_and_runs_its_session(sidecar):
+    result = evaluate({"warehouse": sidecar["warehouse"]})
+    (request,) = result.run_requests
+    assert (request.job_name, request.partition_key) == (daily_job.name, str(DAY))
+    (observation,) = result.asset_events
+    assert observation.asset_key == options_chain_source.key
+    assert observation.metadata["trading_date"].value == str(DAY)
+    version = observation.tags["dagster/data_version"]
+    assert result.cursor == version and request.run_key == f"daily:{DAY}:{version}"
+    # Unchanged table: the same run key (Dagster runs it once) and no second observation.
+    again = evaluate({"warehouse": sidecar["warehouse"]}, cursor=version)
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+    assert not again.asset_events
+
+
+def test_live_chain_sensor_archives_at_once_when_prices_are_late(sidecar, market):
+    with sidecar["warehouse"].session() as wh:
+        replace_live_chain(wh, market.chain(NEXT_DAY))  # the chain of a session without prices yet
+    result = evaluate({"warehouse": sidecar["warehouse"]})
+    (request,) = result.run_requests
+    assert (request.job_name, request.partition_key) == (live_archive_job.name, str(NEXT_DAY))
+    assert request.run_key.startswith(f"archive:{NEXT_DAY}:")
+
+
+@pytest.mark.parametrize(
+    "damage,reason",
+    [
+        ("empty", "is empty"),
+        ("mixed", "more than one day"),
+        ("no_quote_time", "rows without quote_time"),
+    ],
+)
+def test_live_chain_sensor_skips_a_table_it_cannot_archive(sidecar, market, damage, reason):
+    chain = market.chain(DAY)
+    if damage == "empty":
+        chain = chain.iloc[:0]
+    elif damage == "mixed":
+        chain.loc[: len(chain) // 2, "quote_time"] = pd.Timestamp("2026-11-19 21:00", tz="UTC")
+    else:
+        chain["quote_time"] = chain["quote_time"].astype(object)
+        chain.loc[0, "quote_time"] = None
+    with sidecar["warehouse"].session() as wh:
+        replace_live_chain(wh, chain)
+    result = evaluate({"warehouse": sidecar["warehouse"]})
+    assert not result.run_requests
+    assert reason in result.skip_reason.skip_message
+    assert reason in result.asset_events[0].metadata["archivable"].value
+
+
+def test_the_sidecar_universe_is_what_price_data_holds(sidecar, market):
+    assert sidecar["market"].tickers() == sorted(market.tickers)
+    with pytest.raises(ValueError, match="sidecar mode"):
+        sidecar["market"].chain(DAY)
+
+
+# ---- Bad settings
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"dataset": "rl-assets"}, "invalid dataset name 'rl-assets'"),
+        ({"dataset": "x; DROP TABLE y"}, "invalid dataset name"),
+        ({"bq_project": "My_Project"}, "invalid project name 'My_Project'"),
+    ],
+)
+def test_an_invalid_identifier_is_refused_before_any_query(emulated_bigquery, settings, message):
+    warehouse = Warehouse(**{"backend": "bigquery", "bq_project": PROJECT, "dataset": emulated_bigquery, **settings})
+    with pytest.raises(ValueError, match=message), warehouse.session():
+        pass
+
+
+@pytest.fixture
+def no_google_credentials(tmp_path, monkeypatch):
+    """A machine with no credentials at all: no emulator, no key file, no gcloud login, no metadata server."""
+    for variable in (EMULATOR_HOST, "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+
+
+def test_missing_credentials_give_a_clear_error(no_google_credentials):
+    with pytest.raises(WarehouseError, match="no Google credentials for BigQuery: run `gcloud auth"):
+        with bigquery_warehouse("rl_test").session():
+            pass
+
+
+def test_a_malformed_key_is_named_and_never_echoed(no_google_credentials):
+    secret = base64.b64encode(b'{"type": "service_account", "private_key": "SECRET-KEY-MATERIAL"').decode()
+    warehouse = Warehouse(backend="bigquery", bq_project=PROJECT, dataset="rl_test", gcp_credentials=secret)
+    with pytest.raises(
+        WarehouseError, match="RL_ASSETS_BQ_CREDENTIALS is not a base64-encoded service-account key"
+    ) as error:
+        with warehouse.session():
+            pass
+    assert "SECRET" not in str(error.value) and secret not in str(error.value)
