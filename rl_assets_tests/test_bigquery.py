@@ -23,7 +23,7 @@ from rl_assets.assets.technicals import technicals_history
 from rl_assets.automation import daily_job, live_archive_job, live_chain_sensor
 from rl_assets.partitions import range_run_tags
 from rl_assets.resources import SyntheticMarketProvider, Warehouse, WarehouseMarketProvider
-from rl_assets.warehouse.backend import CREATE_STATEMENTS, WarehouseError
+from rl_assets.warehouse.backend import CREATE_STATEMENTS, WarehouseError, staged
 from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST
 from rl_assets.warehouse.sql import target_table
 from rl_assets_tests.bigquery_emulator import PROJECT
@@ -286,3 +286,15 @@ def test_a_malformed_key_is_named_and_never_echoed(no_google_credentials):
         with warehouse.session():
             pass
     assert "SECRET" not in str(error.value) and secret not in str(error.value)
+
+
+def test_staging_tables_expire_by_themselves_and_result_tables_do_not(emulated_bigquery):
+    """A run killed before it drops its staging leaves nothing for good; a notebook's table stays."""
+    frame = pd.DataFrame({"x": [1, 2]})
+    with bigquery_warehouse(emulated_bigquery).session() as wh:
+        wh.load_frame("paper_trading_performance", frame, replace_table=True)
+        with staged(wh, "scratch", frame) as tables:
+            staging = wh.client.get_table(f"{PROJECT}.{emulated_bigquery}.{tables['scratch']}")
+        kept = wh.client.get_table(f"{PROJECT}.{emulated_bigquery}.paper_trading_performance")
+    assert staging.expires is not None and staging.expires > pd.Timestamp.now(tz="UTC")
+    assert kept.expires is None

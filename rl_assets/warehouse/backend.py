@@ -40,10 +40,12 @@ class WarehouseBackend(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """All statements inside commit together or not at all."""
 
-    def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None) -> int:
+    def load_frame(
+        self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None, scratch: bool = False
+    ) -> int:
         """Write a DataFrame: replace_table=True (re)creates `table` with the frame's columns,
         typed as the contract table `like` declares them where given; False appends by column
-        name to an existing table."""
+        name to an existing table. A `scratch` table (staging) may expire by itself."""
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name -> type; empty if the table does not exist."""
@@ -82,7 +84,7 @@ def staged(
     per call means two runs (BigQuery runs in parallel) never share or drop each other's staging.
     """
     name = f"{base}_{secrets.token_hex(4)}"
-    warehouse.load_frame(name, frame, replace_table=True, like=like)
+    warehouse.load_frame(name, frame, replace_table=True, like=like, scratch=True)
     try:
         yield {base: name}
     finally:

@@ -166,7 +166,9 @@ class BigQueryBackend:
     def _reference(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{sql.validate_identifier('table', table)}"
 
-    def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None) -> int:
+    def load_frame(
+        self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None, scratch: bool = False
+    ) -> int:
         if self._session_id:
             # A load job is not part of a transaction, and a table created after BEGIN is not in
             # its snapshot: stage rows before the transaction (rl_assets.warehouse.backend.staged).
@@ -187,7 +189,7 @@ class BigQueryBackend:
             self.client.load_table_from_file(
                 buffer, self._reference(table), job_config=config, location=self.location
             ).result()
-            if replace_table and table not in self._contract_tables():
+            if scratch:
                 staging = self.client.get_table(self._reference(table))
                 staging.expires = dt.datetime.now(dt.UTC) + STAGING_EXPIRY
                 self.client.update_table(staging, ["expires"])
@@ -220,10 +222,6 @@ class BigQueryBackend:
         for name in CREATE_STATEMENTS:
             if sql.target_table(name) not in existing:
                 self.execute(name)
-
-    @staticmethod
-    def _contract_tables() -> set[str]:
-        return {sql.target_table(name) for name in CREATE_STATEMENTS}
 
 
 # The REST API names some types by their legacy names.

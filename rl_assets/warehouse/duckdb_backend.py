@@ -71,10 +71,13 @@ class DuckDBBackend:
         catalog = self.catalog.replace('"', '""')
         return f'"{catalog}"."{self.dataset}"."{sql.validate_identifier("table", table)}"'
 
-    def load_frame(self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None) -> int:
+    def load_frame(
+        self, table: str, frame: pd.DataFrame, *, replace_table: bool, like: str | None = None, scratch: bool = False
+    ) -> int:
         """Write a DataFrame to a table: replace_table=True (re)creates it with the frame's
-        columns (staging); False appends by column name to an existing, typed table. (`like` is
-        for BigQuery's typed loads: DuckDB casts on INSERT.)"""
+        columns (staging); False appends by column name to an existing, typed table. (`like` and
+        `scratch` are for BigQuery's typed loads and expiring staging: DuckDB casts on INSERT,
+        and a file has no table expiry.)"""
         target = self.qualified(table)
         self.connection.register("_incoming_frame", frame)
         try:
