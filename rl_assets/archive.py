@@ -186,6 +186,11 @@ def write_prices(warehouse, prices: pd.DataFrame, start: dt.date, end: dt.date) 
     )  # fmt: skip
 
 
+def dates_present(row_counts: pd.DataFrame, column: str) -> set[dt.date]:
+    """The dates with rows in a row-count query's result (`column`, row_count)."""
+    return {pd.Timestamp(d).date() for d, n in zip(row_counts[column], row_counts["row_count"], strict=True) if n > 0}
+
+
 def replace_date_range(
     warehouse,
     rows: pd.DataFrame,

@@ -14,6 +14,9 @@ import pandas as pd
 
 EXCHANGE = "XNYS"
 TIMEZONE = "America/New_York"
+# A long single-run backfill works through its days in blocks of at most a quarter's sessions, so
+# what one run holds in memory does not grow with its range (a year is four blocks).
+BACKFILL_BLOCK_SESSIONS = 63
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +67,15 @@ def trading_days(start: dt.date | str, end: dt.date | str) -> list[dt.date]:
     if end < start:
         raise ValueError(f"empty date range: end {end} is before start {start}")
     return [ts.date() for ts in nyse().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
+
+
+def blocks(days: list[dt.date], size: int | None) -> list[list[dt.date]]:
+    """Consecutive runs of at most `size` of `days`, in order (size None: one block of all)."""
+    if size is None:
+        return [list(days)] if days else []
+    if size < 1:
+        raise ValueError(f"block size must be at least 1, got {size}")
+    return [list(days[i : i + size]) for i in range(0, len(days), size)]
 
 
 def shift_trading_days(day: dt.date | str, n: int) -> dt.date:

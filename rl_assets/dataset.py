@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from rl_assets import calendar
+from rl_assets.archive import dates_present
 from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT, label_windows
 from rl_assets.warehouse.backend import staged
 
@@ -40,10 +41,6 @@ class BuildReport:
         }
 
 
-def _dates_present(frame: pd.DataFrame, column: str) -> set[dt.date]:
-    return {pd.Timestamp(d).date() for d, n in zip(frame[column], frame["row_count"], strict=True) if n > 0}
-
-
 def _refuse_if_missing(what: str, needed: list[dt.date], present: set[dt.date], remedy: str) -> None:
     missing = [d for d in needed if d not in present]
     if missing:
@@ -60,14 +57,15 @@ def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     _refuse_if_missing(
         "options_chain_history",
         days,
-        _dates_present(warehouse.query("options_chain_history_row_counts", window), "snapshot_date"),
+        dates_present(warehouse.query("options_chain_history_row_counts", window), "snapshot_date"),
         "archive those days first",
     )
     technicals_days = warehouse.query("technicals_history_row_counts", window)
-    _refuse_if_missing("technicals_history", days, _dates_present(technicals_days, "date"), "compute them first")
+    _refuse_if_missing("technicals_history", days, dates_present(technicals_days, "date"), "compute them first")
     with warehouse.transaction():
         warehouse.execute("delete_rl_state_range", window)
-        warehouse.execute("insert_rl_state", window)
+        for block in calendar.blocks(days, warehouse.days_per_statement):
+            warehouse.execute("insert_rl_state", {"start_date": block[0], "end_date": block[-1]})
         counts = warehouse.query("rl_state_row_counts", window)
     return BuildReport(counts)
 
@@ -89,7 +87,7 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     _refuse_if_missing(
         "options_chain_history",
         label_days,
-        _dates_present(
+        dates_present(
             warehouse.query("options_chain_history_row_counts", {"start_date": label_start, "end_date": label_end}),
             "snapshot_date",
         ),
@@ -98,24 +96,27 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     _refuse_if_missing(
         "price_data",
         calendar.trading_days(days[0], label_end),
-        _dates_present(
-            warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": label_end}), "date"
-        ),
+        dates_present(warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": label_end}), "date"),
         f"{remedy} and the closes through {label_end}",
     )
     window = {"start_date": days[0], "end_date": days[-1]}
     _refuse_if_missing(
         "rl_state",
         days,
-        _dates_present(warehouse.query("rl_state_row_counts", window), "snapshot_date"),
+        dates_present(warehouse.query("rl_state_row_counts", window), "snapshot_date"),
         "materialise rl_state for those days first",
     )
     with staged(warehouse, LABEL_WINDOWS_TABLE, windows) as tables, warehouse.transaction():
         warehouse.execute("delete_rl_dataset_range", window)
-        warehouse.execute(
-            "insert_rl_dataset",
-            {**window, "label_start": label_start, "label_end": label_end, "take_profit": TAKE_PROFIT},
-            tables=tables,
-        )
+        for block in calendar.blocks(days, warehouse.days_per_statement):
+            block_windows = windows[windows["snapshot_date"].between(block[0], block[-1])]
+            params = {
+                "start_date": block[0],
+                "end_date": block[-1],
+                "label_start": block_windows["day_1"].min(),
+                "label_end": block_windows[f"day_{HORIZON_DAYS}"].max(),
+                "take_profit": TAKE_PROFIT,
+            }
+            warehouse.execute("insert_rl_dataset", params, tables=tables)
         summary = warehouse.query("rl_dataset_summary", window)
     return BuildReport(summary)

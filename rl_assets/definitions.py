@@ -33,6 +33,7 @@ def build_resources(settings: Settings) -> dict:
     warehouse = Warehouse(
         backend=settings.warehouse,
         duckdb_path=settings.duckdb_path,
+        duckdb_memory_limit=settings.duckdb_memory_limit,
         dataset=settings.dataset,
         bq_project=settings.bq_project,
         bq_location=settings.bq_location,

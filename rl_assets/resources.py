@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from rl_assets.market.synthetic import SyntheticMarket, default_tickers
-from rl_assets.settings import Settings
+from rl_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, validate_memory_limit
 from rl_assets.warehouse.backend import WarehouseBackend
 from rl_assets.warehouse.bigquery_backend import BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
@@ -35,6 +35,11 @@ class Warehouse(dg.ConfigurableResource):
     duckdb_path: str = "data/rl_assets.duckdb"
     dataset: str = "rl_assets"
     bq_project: str | None = Field(default=None, description="BigQuery project; default: the credentials' project.")
+    duckdb_memory_limit: str = Field(
+        default=DEFAULT_DUCKDB_MEMORY_LIMIT,
+        description="DuckDB's memory limit (e.g. '2GB'): past it DuckDB evicts cached pages and spills to "
+        "disk, so a long backfill's memory stays bounded. DuckDB's own default is 80% of the machine.",
+    )
     bq_location: str = "US"
     gcp_credentials: str | None = Field(
         default=None,
@@ -57,7 +62,10 @@ class Warehouse(dg.ConfigurableResource):
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
         # dagster-duckdb's resource retries while another process holds the file's lock. It does
         # not close the connection when the body raises, so close it here (closing twice is fine).
-        with DuckDBResource(database=self.duckdb_path).get_connection() as connection:
+        memory_limit = validate_memory_limit(self.duckdb_memory_limit)
+        with DuckDBResource(
+            database=self.duckdb_path, connection_config={"memory_limit": memory_limit}
+        ).get_connection() as connection:
             try:
                 backend = DuckDBBackend(connection, self.dataset)
                 backend.ensure_tables()

@@ -33,7 +33,7 @@ import pandas as pd
 import talib
 
 from rl_assets import calendar
-from rl_assets.archive import replace_date_range
+from rl_assets.archive import dates_present, replace_date_range
 from rl_assets.schema import PRICE_DATA_COLUMNS, TECHNICALS_COLUMNS
 
 SESSIONS_PER_YEAR = 252
@@ -192,25 +192,42 @@ class TechnicalsReport:
 
 def update_technicals(warehouse, days: list[dt.date]) -> TechnicalsReport:
     """Replace technicals_history for the trading days `days` (consecutive) from price_data read
-    with WARMUP_SESSIONS before them; each ticker's series is computed once for the whole range.
-    Refuses (MissingPrices) when price_data lacks any of `days`.
+    with WARMUP_SESSIONS before them. A long range is worked through in blocks of
+    calendar.BACKFILL_BLOCK_SESSIONS, each read with its own warm-up and replaced atomically, so
+    memory stays that of one block however long the range. Refuses (MissingPrices, nothing
+    written) when price_data lacks any of `days`.
     """
-    warmup_start = calendar.shift_trading_days(days[0], -WARMUP_SESSIONS)
-    prices = warehouse.query("price_data_window", {"start_date": warmup_start, "end_date": days[-1]})
-    prices["date"] = pd.to_datetime(prices["date"]).dt.date
-    days_without_prices = sorted(set(days) - set(prices["date"]))
-    if days_without_prices:
+    missing = _days_without_prices(warehouse, days)
+    if missing:
         raise MissingPrices(
-            f"price_data has no rows for {[str(d) for d in days_without_prices[:5]]}"
-            f"{' ...' if len(days_without_prices) > 5 else ''}: materialise price_data for these days first"
+            f"price_data has no rows for {[str(d) for d in missing[:5]]}"
+            f"{' ...' if len(missing) > 5 else ''}: materialise price_data for these days first"
         )
-    clean, skipped = prepare_prices(prices)
-    technicals = compute_technicals(clean)
-    in_range = technicals[(technicals["date"] >= days[0]) & (technicals["date"] <= days[-1])]
-    rows = replace_date_range(
-        warehouse, in_range, days[0], days[-1],
-        staging_table="technicals_history_staging",
-        delete_statement="delete_technicals_history_range",
-        insert_statement="insert_technicals_history",
-    )  # fmt: skip
-    return TechnicalsReport(rows, int(in_range["ticker"].nunique()), skipped, warmup_start)
+    rows, tickers, skipped = 0, set(), {}
+    for block in calendar.blocks(days, calendar.BACKFILL_BLOCK_SESSIONS):
+        prices = warehouse.query(
+            "price_data_window",
+            {"start_date": calendar.shift_trading_days(block[0], -WARMUP_SESSIONS), "end_date": block[-1]},
+        )
+        prices["date"] = pd.to_datetime(prices["date"]).dt.date
+        clean, block_skipped = prepare_prices(prices)
+        del prices
+        technicals = compute_technicals(clean)
+        in_block = technicals[(technicals["date"] >= block[0]) & (technicals["date"] <= block[-1])]
+        rows += replace_date_range(
+            warehouse, in_block, block[0], block[-1],
+            staging_table="technicals_history_staging",
+            delete_statement="delete_technicals_history_range",
+            insert_statement="insert_technicals_history",
+        )  # fmt: skip
+        tickers.update(in_block["ticker"].unique())
+        skipped.update(block_skipped)
+    warmup_start = calendar.shift_trading_days(days[0], -WARMUP_SESSIONS)
+    return TechnicalsReport(rows, len(tickers), dict(sorted(skipped.items())), warmup_start)
+
+
+def _days_without_prices(warehouse, days: list[dt.date]) -> list[dt.date]:
+    present = dates_present(
+        warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": days[-1]}), "date"
+    )
+    return [d for d in days if d not in present]

@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "technicals": "rl_assets_bench.technicals:run",
     "dataset": "rl_assets_bench.dataset:run",
     "models": "rl_assets_bench.models:run",
+    "scale": "rl_assets_bench.scale:run",
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,9 @@ def child_steps(
     with {path_argument: the scratch path} plus kwargs, logging to
     bench_results/logs/<benchmark>/<label>.log. Yields (child, path)."""
     logs = REPO_ROOT / "bench_results" / "logs" / benchmark
-    with tempfile.TemporaryDirectory(prefix=f"rl-assets-bench-{benchmark}-") as scratch:
+    # RL_ASSETS_BENCH_KEEP=1 keeps the scratch warehouses for a look afterwards (path in the logs).
+    keep = os.environ.get("RL_ASSETS_BENCH_KEEP") == "1"
+    with tempfile.TemporaryDirectory(prefix=f"rl-assets-bench-{benchmark}-", delete=not keep) as scratch:
         path = str(Path(scratch) / file_name)
 
         def child(function: str, label: str, **kwargs) -> dict:
@@ -103,25 +106,43 @@ def fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-def target_row(metric: str, value: str, target: str, met: bool, *, full: bool) -> dict:
-    """A table row with a target. Targets are stated for the full scale: a small run is a quick
-    check, so its rows say so and are not judged."""
-    return {
-        "metric": metric,
-        "value": value,
-        "target": target + ("" if full else " (full scale only)"),
-        "met": met if full else None,
-    }
+def row(
+    metric: str,
+    value: str,
+    *,
+    reference: str | None = None,
+    ratio: str | None = None,
+    target: str | None = None,
+    met: bool | None = None,
+    full: bool = True,
+) -> dict:
+    """A row of the report: what was measured, the reference measured in the same run beside it,
+    their ratio, and the target where DESIGN.md or an issue states one. Targets are stated for the
+    full scale: a small run is a quick check, so its rows say so and are not judged."""
+    if target is not None and not full:
+        target, met = target + " (full scale only)", None
+    return {"metric": metric, "value": value, "reference": reference, "ratio": ratio, "target": target, "met": met}
+
+
+REPORT_COLUMNS = ("benchmark", "what", "measured", "reference (same run)", "ratio", "target", "met")
 
 
 def markdown_table(results: dict[str, dict]) -> str:
-    """One row per metric of every benchmark run."""
-    lines = ["| benchmark | metric | value | target | met |", "|---|---|---|---|---|"]
+    """One row per metric of every benchmark, with the scale and date each was measured at."""
+    lines = ["| " + " | ".join(REPORT_COLUMNS) + " |", "|" + "---|" * len(REPORT_COLUMNS)]
     for name, result in results.items():
-        for row in result.get("metrics", []):
-            met = row.get("met")
-            met_text = "" if met is None else ("yes" if met else "**no**")
-            lines.append(f"| {name} | {row['metric']} | {row['value']} | {row.get('target') or ''} | {met_text} |")
+        for metric in result.get("metrics", []):
+            met = metric.get("met")
+            cells = [
+                name,
+                metric["metric"],
+                metric["value"],
+                metric.get("reference") or "",
+                metric.get("ratio") or "",
+                metric.get("target") or "",
+                "" if met is None else ("yes" if met else "**no**"),
+            ]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
 
 

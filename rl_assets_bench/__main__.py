@@ -1,5 +1,7 @@
-"""`python -m rl_assets_bench [--only NAME] [--scale small|full]`: run the benchmarks, print a
-markdown table and write bench_results/results.json."""
+"""`python -m rl_assets_bench [--only NAME] [--scale small|full] [--readme]`: run the benchmarks,
+print the report (one markdown table, every benchmark's figures with the reference measured in the
+same run beside each), write bench_results/results.json and bench_results/report.md, and with
+--readme replace the table in README.md between its bench markers."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 from rl_assets_bench import BENCHMARKS, REPO_ROOT, SCALES, markdown_table
 
@@ -18,6 +21,56 @@ from rl_assets_bench import BENCHMARKS, REPO_ROOT, SCALES, markdown_table
 def _load(target: str):
     module_name, function_name = target.split(":")
     return getattr(importlib.import_module(module_name), function_name)
+
+
+def store_results(output: Path, results: dict[str, dict]) -> dict:
+    """Merge this run's results into the JSON file, keeping benchmarks not run this time (--only)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stored = json.loads(output.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    stored.setdefault("benchmarks", {}).update(results)
+    stored["benchmarks"] = {name: stored["benchmarks"][name] for name in BENCHMARKS if name in stored["benchmarks"]}
+    stored["machine"] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+    output.write_text(json.dumps(stored, indent=2, default=str))
+    return stored
+
+
+def render_report(stored: dict) -> str:
+    """The report: when and where each benchmark ran, then one table of every figure."""
+    machine = stored["machine"]
+    runs = ", ".join(
+        f"{name} {result['finished_at'][:10]} ({result['scale']} scale, {result['wall_s']:.0f} s)"
+        for name, result in stored["benchmarks"].items()
+    )
+    sections = [
+        f"Measured by `make bench` on {machine['cpus']} CPUs / {machine['memory_gb']:.0f} GB, Python "
+        f"{machine['python']}: {runs}.",
+        markdown_table(stored["benchmarks"]),
+    ]
+    # A benchmark may add a table of its own below the shared one (the scale run's sizes).
+    sections += [
+        f"{name}:\n\n{result['markdown']}" for name, result in stored["benchmarks"].items() if result.get("markdown")
+    ]
+    return "\n\n".join(sections)
+
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def write_into_readme(readme: Path, report: str) -> None:
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"{readme} has no {README_START} ... {README_END} block to replace")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         "--output",
         default=str(REPO_ROOT / "bench_results" / "results.json"),
         help="JSON results file (default: bench_results/results.json)",
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also write the report into README.md, between the bench:start and bench:end markers",
     )
     args = parser.parse_args(argv)
 
@@ -58,24 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   ({name} took {result['wall_s']} s in all, setup included)\n", flush=True)
 
     if results:
-        print(markdown_table(results))
-        # Keep earlier results of benchmarks not run this time (e.g. after --only).
-        output = os.path.abspath(args.output)
-        os.makedirs(os.path.dirname(output), exist_ok=True)
-        try:
-            with open(output) as f:
-                stored = json.load(f)
-        except (OSError, ValueError):
-            stored = {}
-        stored.setdefault("benchmarks", {}).update(results)
-        stored["machine"] = {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        }
-        with open(output, "w") as f:
-            json.dump(stored, f, indent=2, default=str)
-        print(f"\nresults written to {output}")
+        output = Path(args.output).resolve()
+        stored = store_results(output, results)
+        report = render_report(stored)
+        print("\n" + report)
+        output.with_name("report.md").write_text(report + "\n")
+        print(f"\nresults written to {output} and {output.with_name('report.md')}")
+        if args.readme and args.scale != "full":
+            print("README.md left alone: its table holds full-scale figures only")
+        elif args.readme:
+            write_into_readme(REPO_ROOT / "README.md", report)
+            print("README.md's benchmark table updated")
     return 1 if failed else 0
 
 

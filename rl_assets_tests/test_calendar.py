@@ -53,6 +53,34 @@ def test_settings_defaults_and_errors():
     assert Settings.from_env({}) == Settings()
     s = Settings.from_env({"RL_ASSETS_SEED": "3", "RL_ASSETS_SIGNAL": "0.5", "RL_ASSETS_START_DATE": "2025-06-02"})
     assert (s.seed, s.signal, s.start_date) == (3, 0.5, dt.date(2025, 6, 2))
-    for name, value in [("RL_ASSETS_SEED", "x"), ("RL_ASSETS_WAREHOUSE", "postgres"), ("RL_ASSETS_START_DATE", "June")]:
+    for name, value in [
+        ("RL_ASSETS_SEED", "x"),
+        ("RL_ASSETS_WAREHOUSE", "postgres"),
+        ("RL_ASSETS_START_DATE", "June"),
+        ("RL_ASSETS_DUCKDB_MEMORY_LIMIT", "lots"),
+        ("RL_ASSETS_DUCKDB_MEMORY_LIMIT", "2"),
+    ]:
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: value})
+    assert Settings.from_env({"RL_ASSETS_DUCKDB_MEMORY_LIMIT": " 1500MiB "}).duckdb_memory_limit == "1500MiB"
+
+
+def test_the_duckdb_memory_limit_reaches_the_connection(tmp_path):
+    from rl_assets.resources import Warehouse
+
+    with Warehouse(duckdb_path=str(tmp_path / "w.duckdb"), duckdb_memory_limit="300MB").session() as wh:
+        limit = wh.connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit == "286.1 MiB"  # DuckDB reports 300 MB (10^6 bytes) in MiB
+    with pytest.raises(ValueError, match="'lots' is not a size"):
+        with Warehouse(duckdb_path=str(tmp_path / "w.duckdb"), duckdb_memory_limit="lots").session():
+            pass
+
+
+def test_blocks_split_days_in_order_and_keep_every_day_once():
+    days = calendar.trading_days("2025-03-03", "2025-03-14")  # 10 sessions
+    assert calendar.blocks(days, 4) == [days[0:4], days[4:8], days[8:10]]
+    assert calendar.blocks(days, 10) == [days]
+    assert calendar.blocks(days, None) == [days]
+    assert calendar.blocks([], 3) == [] and calendar.blocks([], None) == []
+    with pytest.raises(ValueError, match="block size must be at least 1, got 0"):
+        calendar.blocks(days, 0)

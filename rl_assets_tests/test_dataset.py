@@ -156,6 +156,20 @@ def test_rebuilds_replace_and_never_duplicate(built):
         pd.testing.assert_frame_equal(table(wh, "rl_dataset"), built["dataset"])
 
 
+@pytest.mark.parametrize("days_per_statement", [None, 4])
+def test_statements_over_blocks_of_days_or_the_whole_range_give_the_same_tables(built, tmp_path, days_per_statement):
+    # DuckDB runs the heavy statements one day at a time (memory); BigQuery over the whole range.
+    path = str(tmp_path / "copy.duckdb")
+    shutil.copy(built["path"], path)
+    with open_duckdb(path, "rl_test") as wh:
+        assert wh.days_per_statement == 1  # how `built` was made
+        wh.days_per_statement = days_per_statement
+        build_rl_state(wh, DAYS[0], DAYS[-1])
+        build_rl_dataset(wh, LABELLED[0], LABELLED[-1])
+        pd.testing.assert_frame_equal(table(wh, "rl_state"), built["state"])
+        pd.testing.assert_frame_equal(table(wh, "rl_dataset"), built["dataset"])
+
+
 def test_refusals_name_what_is_missing_and_write_nothing(built, tmp_path):
     with open_duckdb(built["path"], "rl_test") as wh:
         before = table(wh, "rl_dataset")
@@ -272,3 +286,19 @@ def test_partition_mappings_reach_the_next_three_sessions():
     assert upstream(options_chain_history) == ["2025-07-03", "2025-07-07", "2025-07-08"]
     assert upstream(price_data) == ["2025-07-02", "2025-07-03", "2025-07-07", "2025-07-08"]
     assert upstream(rl_state) == ["2025-07-02"]
+
+
+def test_checks_in_a_one_partition_run_check_that_partition(resources, dagster_history, monkeypatch):
+    # Asset checks are not partitioned: the day comes from the run's partition tag, not the newest day.
+    checked = []
+    original = quality.rl_state_outcomes
+    monkeypatch.setattr(quality, "rl_state_outcomes", lambda *args: checked.append(args[-1]) or original(*args))
+    old_day = dagster_history
+    result = dg.materialize(
+        [rl_state, rl_state_checks],
+        resources=resources,
+        partition_key=str(old_day),
+        selection=dg.AssetSelection.assets(rl_state),
+    )
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    assert checked == [[old_day]]

@@ -14,6 +14,7 @@ import pandas as pd
 from rl_assets import calendar, quality, reward
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import options_chain_history, price_data
+from rl_assets.partitions import run_days
 from rl_assets.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
 HISTORY_CHECKS = {
@@ -52,10 +53,11 @@ def _results(asset: dg.AssetsDefinition, outcomes: list[quality.CheckOutcome]) -
 
 
 def _run_days(context: dg.AssetCheckExecutionContext, wh, latest_date_statement: str) -> list[dt.date]:
-    """The run's trading days, or the newest day in the table when the check runs on its own."""
-    if context.op_execution_context.has_partition_key_range:
-        key_range = context.partition_key_range
-        return calendar.trading_days(key_range.start, key_range.end)
+    """The run's trading days (one partition or a range, from the run's tags: the checks are not
+    partitioned themselves), or the newest day in the table when the check runs on its own."""
+    days = run_days(context.run.tags)
+    if days:
+        return days
     latest = wh.query(latest_date_statement)["latest_date"].iloc[0]
     if pd.isna(latest):
         raise dg.Failure(description=f"nothing to check: {latest_date_statement.removesuffix('_latest_date')} is empty")

@@ -83,17 +83,20 @@ def options_chain(
 def price_data(
     context: dg.AssetExecutionContext, market: MarketDataProvider, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """Daily OHLCV per ticker, one partition per NYSE trading day. A backfill fetches the whole
-    range at once and replaces it in one transaction."""
+    """Daily OHLCV per ticker, one partition per NYSE trading day. A backfill fetches and replaces
+    its range a block of sessions at a time (a quarter at most), each block in one transaction."""
     days = partition_days(context)
     started = time.perf_counter()
-    prices = market.prices(days[0], days[-1])
+    rows, tickers = 0, set()
     with warehouse.session() as wh:
-        rows = write_prices(wh, prices, days[0], days[-1])
+        for block in calendar.blocks(days, calendar.BACKFILL_BLOCK_SESSIONS):
+            prices = market.prices(block[0], block[-1])
+            rows += write_prices(wh, prices, block[0], block[-1])
+            tickers.update(prices["ticker"].unique())
     return dg.MaterializeResult(
         metadata={
             **run_window_metadata(days, rows),
-            "tickers": int(prices["ticker"].nunique()),
+            "tickers": len(tickers),
             "seconds": round(time.perf_counter() - started, 3),
         },
     )

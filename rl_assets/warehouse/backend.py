@@ -23,6 +23,8 @@ class WarehouseError(RuntimeError):
 class WarehouseBackend(Protocol):
     dialect: str
     dataset: str
+    # How many trading days one heavy statement (rl_state, rl_dataset) covers; None: the whole range.
+    days_per_statement: int | None
 
     def query(
         self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None

@@ -80,6 +80,8 @@ class BigQueryBackend:
     """Runs sql/ statements in one BigQuery dataset (rl_assets.warehouse.backend.WarehouseBackend)."""
 
     dialect = "bigquery"
+    # BigQuery scales a statement out; fewer, larger jobs cost less latency and fewer 10 MB minimums.
+    days_per_statement = None
 
     def __init__(self, client: bigquery.Client, dataset: str, location: str = "US"):
         self.client = client

@@ -17,6 +17,9 @@ class DuckDBBackend:
     """Runs sql/ statements on an open DuckDB connection (rl_assets.warehouse.backend.WarehouseBackend)."""
 
     dialect = "duckdb"
+    # One machine's memory: a statement over one day's snapshots keeps a run's peak memory that of a
+    # day however long the range (a 20-day rl_dataset statement needed several times a day's memory).
+    days_per_statement = 1
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, dataset: str):
         self.connection = connection
