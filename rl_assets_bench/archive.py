@@ -276,6 +276,7 @@ def bare(db_path: str, day: str) -> dict:
     import duckdb
 
     from rl_assets.schema import OPTIONS_CHAIN_COLUMNS
+    from rl_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
     columns = ", ".join(OPTIONS_CHAIN_COLUMNS)
     statement = (
@@ -286,7 +287,8 @@ def bare(db_path: str, day: str) -> dict:
     warm_duckdb_python()
     baseline, load = rss_now_mb_rounded(), load_average()
     cpu, started = cpu_seconds(), time.perf_counter()
-    connection = duckdb.connect(db_path)
+    # The same DuckDB as the asset's: its memory limit too (rl_assets.settings).
+    connection = duckdb.connect(db_path, config={"memory_limit": DEFAULT_DUCKDB_MEMORY_LIMIT})
     connection.execute("SET TimeZone = 'UTC'")
     connected = time.perf_counter()
     rows = connection.execute(statement, params).fetchall()[0][0]

@@ -128,6 +128,7 @@ def bare(db_path: str, day: str) -> dict:
     import duckdb
 
     from rl_assets.reward import TAKE_PROFIT, label_days
+    from rl_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
     from rl_assets.warehouse import sql
 
     day = dt.date.fromisoformat(day)
@@ -141,7 +142,8 @@ def bare(db_path: str, day: str) -> dict:
     warm_duckdb_python()
 
     def run() -> int:
-        connection = duckdb.connect(db_path)
+        # The same DuckDB as the asset's: its memory limit too (rl_assets.settings).
+        connection = duckdb.connect(db_path, config={"memory_limit": DEFAULT_DUCKDB_MEMORY_LIMIT})
         try:
             return connection.execute(statement, params).fetchall()[0][0]
         finally:
