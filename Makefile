@@ -27,7 +27,7 @@ help:
 	@echo "make demo   set up, materialise ~60 trading days on the embedded default, print a summary"
 	@echo "make test   set up and run the test suite"
 	@echo "make ui     start the Dagster UI (dagster dev) on this code location"
-	@echo "make bench  run every benchmark (~35 min, ~15 GB of scratch disk); writes README's table and bench_results/"
+	@echo "make bench  run every benchmark (~40 min, ~16 GB of scratch disk); writes README's table and bench_results/"
 	@echo "make lock   re-resolve requirements.lock from pyproject.toml (and the emulator's lock)"
 	@echo "make emulator  run the local BigQuery emulator on 127.0.0.1:9050 (BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050)"
 
