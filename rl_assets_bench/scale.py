@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rl_assets_bench import REPO_ROOT, fmt_int, row, timed_call, warm_duckdb_python
+from rl_assets_bench import REPO_ROOT, child_steps, fmt_int, row, timed_call, warm_duckdb_python
 
 SEED = 7
 DATASET = "rl_assets"
@@ -175,8 +175,6 @@ def cost_estimate(db_path: str) -> dict:
 
 def build(tickers: int, days: int, *, with_cost: bool = False) -> dict:
     """Backfill one size end to end in a fresh warehouse; with_cost: BigQuery's costs measured on it."""
-    from rl_assets_bench import child_steps
-
     label = f"{tickers}x{days}"
     with child_steps(_THIS, "scale", f"scale_{label}.duckdb", "db_path") as (child, db_path):
         stages = {}

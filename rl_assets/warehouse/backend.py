@@ -71,6 +71,13 @@ CREATE_STATEMENTS = [
 ]
 
 
+def create_missing_tables(warehouse: WarehouseBackend, existing: set[str]) -> None:
+    """Run the contract's CREATE statements for the tables not in `existing` (a backend's listing)."""
+    for name in CREATE_STATEMENTS:
+        if sql.target_table(name) not in existing:
+            warehouse.execute(name)
+
+
 def contract_types(table: str) -> dict[str, str]:
     """The BigQuery column types the contract declares for `table` (from sql/create_<table>.sql)."""
     return sql.column_types(f"create_{sql.validate_identifier('table', table)}")

@@ -24,7 +24,7 @@ from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import bigquery
 
 from rl_assets.warehouse import sql
-from rl_assets.warehouse.backend import CREATE_STATEMENTS, WarehouseError, contract_types
+from rl_assets.warehouse.backend import WarehouseError, contract_types, create_missing_tables
 
 EMULATOR_HOST = "BIGQUERY_EMULATOR_HOST"
 JOB_LABELS = {"app": "rl-assets"}  # find our jobs (and their cost) in INFORMATION_SCHEMA.JOBS
@@ -109,10 +109,7 @@ class BigQueryBackend:
         return job
 
     def _run(self, name: str, params: Mapping[str, Any] | None, tables: Mapping[str, str] | None) -> bigquery.QueryJob:
-        params = dict(params or {})
-        wanted = sql.parameter_names(name)
-        if set(params) != wanted:
-            raise ValueError(f"statement {name!r} takes parameters {sorted(wanted)}; got {sorted(params)}")
+        params = sql.bound_parameters(name, params)
         text = sql.render(name, self.dialect, self.dataset, project=self.project, tables=dict(tables or {}))
         return self._submit(text, params, name)
 
@@ -220,10 +217,7 @@ class BigQueryBackend:
             self.client.create_dataset(dataset, exists_ok=True)
         except google_errors.GoogleAPICallError as error:
             raise WarehouseError(f"cannot read BigQuery dataset {reference}: {error.message}") from error
-        existing = {table.table_id for table in self.client.list_tables(reference)}
-        for name in CREATE_STATEMENTS:
-            if sql.target_table(name) not in existing:
-                self.execute(name)
+        create_missing_tables(self, {table.table_id for table in self.client.list_tables(reference)})
 
 
 # The REST API names some types by their legacy names.

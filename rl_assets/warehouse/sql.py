@@ -8,8 +8,10 @@ are bound as named parameters (`@name` in the files).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -78,6 +80,15 @@ def column_types(create_statement: str) -> dict[str, str]:
 
 def parameter_names(name: str) -> set[str]:
     return {param.name for param in parse_statement(name).find_all(exp.Parameter)}
+
+
+def bound_parameters(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`params` as a dict, or a ValueError unless they are exactly the statement's @parameters."""
+    params = dict(params or {})
+    wanted = parameter_names(name)
+    if set(params) != wanted:
+        raise ValueError(f"statement {name!r} takes parameters {sorted(wanted)}; got {sorted(params)}")
+    return params
 
 
 def render(
