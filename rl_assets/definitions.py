@@ -18,6 +18,7 @@ from rl_assets.assets.models import baseline_model, ppo_agent
 from rl_assets.assets.paper_trading import paper_trades, paper_trading_performance, recommendations
 from rl_assets.assets.technicals import technicals_history
 from rl_assets.resources import (
+    SIDECAR_TABLES,
     MarketDataProvider,
     ModelStore,
     SyntheticMarketProvider,
@@ -39,6 +40,8 @@ def build_resources(settings: Settings) -> dict:
         bq_location=settings.bq_location,
         # A service-account key travels as an EnvVar: the UI and logs show its name, never its value.
         gcp_credentials=dg.EnvVar(CREDENTIALS_VARIABLE) if os.environ.get(CREDENTIALS_VARIABLE) else None,
+        # Sidecar mode: rl-assets never creates the existing pipeline's tables.
+        external_tables=list(SIDECAR_TABLES) if settings.market == "warehouse" else [],
     )
     market: MarketDataProvider = (
         WarehouseMarketProvider(warehouse=warehouse)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from pydantic import Field, PrivateAttr
 
 from rl_assets.market.synthetic import SyntheticMarket, default_tickers
 from rl_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, validate_memory_limit
-from rl_assets.warehouse.backend import WarehouseBackend
+from rl_assets.warehouse.backend import WarehouseBackend, WarehouseError
 from rl_assets.warehouse.bigquery_backend import BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
 from rl_assets.warehouse.sql import validate_identifier
@@ -43,8 +44,13 @@ class Warehouse(dg.ConfigurableResource):
     bq_location: str = "US"
     gcp_credentials: str | None = Field(
         default=None,
-        description="A base64-encoded service-account key (pass it as an EnvVar); default: Application "
-        "Default Credentials.",
+        description="A base64-encoded service-account key (pass it as an EnvVar), held in memory, never "
+        "written to a file; default: Application Default Credentials.",
+    )
+    external_tables: list[str] = Field(
+        default=[],
+        description="Tables another pipeline owns (sidecar mode: options_chain and price_data): never "
+        "created; a session fails naming any that is missing (the wrong dataset).",
     )
 
     @contextmanager
@@ -56,10 +62,10 @@ class Warehouse(dg.ConfigurableResource):
         if self.backend == "bigquery":
             with bigquery_client(self.bq_project, self.bq_location, self.gcp_credentials) as client:
                 backend = BigQueryBackend(client, self.dataset, self.bq_location)
-                backend.ensure_tables()
+                backend.ensure_tables(self.external_tables)
                 yield backend
             return
-        Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        require_writable_file(self.duckdb_path)
         # dagster-duckdb's resource retries while another process holds the file's lock. It does
         # not close the connection when the body raises, so close it here (closing twice is fine).
         memory_limit = validate_memory_limit(self.duckdb_memory_limit)
@@ -68,10 +74,32 @@ class Warehouse(dg.ConfigurableResource):
         ).get_connection() as connection:
             try:
                 backend = DuckDBBackend(connection, self.dataset)
-                backend.ensure_tables()
+                backend.ensure_tables(self.external_tables)
                 yield backend
             finally:
                 connection.close()
+
+
+def require_writable_file(path: str) -> None:
+    """A WarehouseError at once, naming the path and the reason, when the DuckDB file cannot be
+    written: a directory, a folder that cannot be created or written (DuckDB writes a .wal beside
+    the file), a read-only file. dagster-duckdb retries every IOException for ~105 s, which only a
+    lock held by another process deserves."""
+    file = Path(path)
+
+    def refuse(reason: str) -> WarehouseError:
+        return WarehouseError(f"cannot write the DuckDB file {path} (RL_ASSETS_DUCKDB_PATH): {reason}")
+
+    if file.is_dir():
+        raise refuse("it is a directory")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise refuse(f"its folder cannot be created: {error.strerror}") from None
+    if not os.access(file.parent, os.W_OK | os.X_OK):
+        raise refuse(f"its folder {file.parent} is not writable")
+    if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+        raise refuse("the file is not writable")
 
 
 class MarketDataProvider(dg.ConfigurableResource):
@@ -111,6 +139,10 @@ class SyntheticMarketProvider(MarketDataProvider):
 
     def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         return self.market().prices(start, end)
+
+
+# Sidecar mode: the existing pipeline's tables (Warehouse.external_tables).
+SIDECAR_TABLES = ("options_chain", "price_data")
 
 
 class WarehouseMarketProvider(MarketDataProvider):

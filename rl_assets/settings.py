@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from rl_assets import calendar
+from rl_assets.market.synthetic import EPOCH, MAX_TICKERS
+from rl_assets.warehouse.sql import validate_identifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DUCKDB_PATH = str(REPO_ROOT / "data" / "rl_assets.duckdb")
@@ -15,13 +20,26 @@ DEFAULT_MODEL_STORE = str(REPO_ROOT / "data" / "models")
 # DuckDB caches every page it touches up to its memory limit (80% of the machine by default), so a
 # long backfill's memory would grow with its range; a fixed limit makes it evict and spill instead.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"
-_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_MEMORY_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_BYTES_PER_UNIT = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}  # DuckDB's: MB is 10^6, MiB 2^20
+_BYTES_PER_UNIT |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+# Below this a run fails on memory, not data: the default 20-ticker universe's rl_dataset statement
+# (one day) ran out of memory at 128MB and ran at 256MB (measured); 1KB fails creating the tables.
+MIN_DUCKDB_MEMORY_LIMIT = "256MB"
+
+
+def memory_bytes(value: str) -> int:
+    """The bytes of a DuckDB memory size such as '2GB' or '1500MiB', or a ValueError naming the value."""
+    match = _MEMORY_LIMIT.match(value)
+    if not match:
+        raise ValueError(f"DuckDB memory limit {value!r} is not a size such as '2GB' or '1500MiB'")
+    return int(float(match.group(1)) * _BYTES_PER_UNIT[match.group(2).lower()])
 
 
 def validate_memory_limit(value: str) -> str:
-    """A DuckDB memory size such as '2GB' or '1500MiB', or a ValueError naming the value."""
-    if not _MEMORY_LIMIT.match(value):
-        raise ValueError(f"DuckDB memory limit {value!r} is not a size such as '2GB' or '1500MiB'")
+    """A DuckDB memory size of at least MIN_DUCKDB_MEMORY_LIMIT, or a ValueError naming the value."""
+    if memory_bytes(value) < memory_bytes(MIN_DUCKDB_MEMORY_LIMIT):
+        raise ValueError(f"DuckDB memory limit {value!r} is below {MIN_DUCKDB_MEMORY_LIMIT}, too little to run")
     return value.strip()
 
 
@@ -45,6 +63,40 @@ class Settings:
     start_date: dt.date = dt.date(2025, 1, 2)
     model_store: str = DEFAULT_MODEL_STORE
 
+    def __post_init__(self) -> None:
+        """Bad values fail here, when the code location loads, naming the variable and the value."""
+
+        def refuse(field: str, reason: str) -> None:
+            value = getattr(self, field)
+            shown = repr(str(value) if isinstance(value, dt.date) else value)
+            raise ValueError(f"{VARIABLES[field]}={shown} is not valid: {reason}")
+
+        for field in ("seed", "universe"):
+            if not isinstance(getattr(self, field), int) or isinstance(getattr(self, field), bool):
+                refuse(field, "not an integer")
+        if not 1 <= self.universe <= MAX_TICKERS:
+            refuse("universe", f"the synthetic universe is 1 to {MAX_TICKERS} tickers")
+        if not math.isfinite(self.signal) or self.signal < 0:
+            refuse("signal", "the signal strength is a finite number >= 0")
+        try:
+            trading_day = calendar.is_trading_day(self.start_date)
+        except ValueError as error:
+            refuse("start_date", str(error))
+        if not trading_day:
+            refuse("start_date", f"{self.start_date:%A} {self.start_date} is not an NYSE trading day")
+        if self.market == "synthetic" and self.start_date < EPOCH:
+            refuse("start_date", f"the synthetic market starts on {EPOCH}")
+        try:
+            validate_memory_limit(self.duckdb_memory_limit)
+        except ValueError as error:
+            refuse("duckdb_memory_limit", str(error))
+        for field, kind in (("dataset", "dataset"), ("bq_project", "project")):
+            if getattr(self, field) is not None:
+                try:
+                    validate_identifier(kind, getattr(self, field))
+                except ValueError as error:
+                    refuse(field, str(error))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -62,7 +114,7 @@ class Settings:
                 raise ValueError(f"{name}={raw!r} is not valid: use one of {', '.join(allowed)}")
             return value
 
-        return cls(
+        return cls(  # __post_init__ validates the values
             warehouse=get("RL_ASSETS_WAREHOUSE", defaults.warehouse, allowed=("duckdb", "bigquery")),
             duckdb_path=get("RL_ASSETS_DUCKDB_PATH", defaults.duckdb_path),
             duckdb_memory_limit=get(
@@ -78,3 +130,19 @@ class Settings:
             start_date=get("RL_ASSETS_START_DATE", defaults.start_date, dt.date.fromisoformat),
             model_store=get("RL_ASSETS_MODEL_STORE", defaults.model_store),
         )
+
+
+VARIABLES = {
+    "warehouse": "RL_ASSETS_WAREHOUSE",
+    "duckdb_path": "RL_ASSETS_DUCKDB_PATH",
+    "duckdb_memory_limit": "RL_ASSETS_DUCKDB_MEMORY_LIMIT",
+    "bq_project": "RL_ASSETS_BQ_PROJECT",
+    "dataset": "RL_ASSETS_BQ_DATASET",
+    "bq_location": "RL_ASSETS_BQ_LOCATION",
+    "market": "RL_ASSETS_MARKET",
+    "seed": "RL_ASSETS_SEED",
+    "signal": "RL_ASSETS_SIGNAL",
+    "universe": "RL_ASSETS_UNIVERSE",
+    "start_date": "RL_ASSETS_START_DATE",
+    "model_store": "RL_ASSETS_MODEL_STORE",
+}

@@ -3,15 +3,24 @@ re-runs replace, the history tables are partitioned and clustered, sidecar mode 
 existing pipeline's tables and never writes them, and bad settings fail with a clear error."""
 
 import base64
+import dataclasses
 import datetime as dt
+import json
+import os
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import pandas as pd
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.oauth2 import service_account
 
 from rl_assets import calendar
 from rl_assets.archive import replace_live_chain, write_prices
-from rl_assets.assets.checks import options_chain_history_checks
+from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import (
     options_chain_history,
@@ -22,9 +31,12 @@ from rl_assets.assets.market import (
 from rl_assets.assets.technicals import technicals_history
 from rl_assets.automation import daily_job, live_archive_job, live_chain_sensor
 from rl_assets.partitions import range_run_tags
-from rl_assets.resources import SyntheticMarketProvider, Warehouse, WarehouseMarketProvider
+from rl_assets.definitions import build_resources
+from rl_assets.resources import SIDECAR_TABLES, SyntheticMarketProvider, Warehouse, WarehouseMarketProvider
+from rl_assets.settings import CREDENTIALS_VARIABLE, Settings
 from rl_assets.warehouse.backend import CREATE_STATEMENTS, WarehouseError, staged
-from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST
+from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST, BigQueryBackend, bigquery_client
+from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets.warehouse.sql import target_table
 from rl_assets_tests.bigquery_emulator import PROJECT
 from rl_assets_tests.conftest import DAY, NEXT_DAY, SMALL_UNIVERSE
@@ -298,3 +310,180 @@ def test_staging_tables_expire_by_themselves_and_result_tables_do_not(emulated_b
         kept = wh.client.get_table(f"{PROJECT}.{emulated_bigquery}.paper_trading_performance")
     assert staging.expires is not None and staging.expires > pd.Timestamp.now(tz="UTC")
     assert kept.expires is None
+
+
+# ---- Sidecar mode on the wrong dataset: rl-assets never creates the pipeline's tables
+@pytest.fixture(params=["duckdb", "bigquery"])
+def sidecar_settings(request, tmp_path) -> Settings:
+    """Sidecar settings on an empty dataset: a fresh DuckDB file, or a fresh emulator dataset."""
+    if request.param == "duckdb":
+        return Settings(market="warehouse", duckdb_path=str(tmp_path / "w.duckdb"), dataset="rl_test")
+    dataset = request.getfixturevalue("emulated_bigquery")
+    return Settings(market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset=dataset)
+
+
+def existing_tables(settings: Settings) -> set[str]:
+    """The contract's tables that exist, read without opening a session (which would create them)."""
+    names = {target_table(name) for name in CREATE_STATEMENTS}
+    if settings.warehouse == "duckdb":
+        with open_duckdb(settings.duckdb_path, settings.dataset) as wh:
+            return {name for name in names if wh.columns(name)}
+    with bigquery_client(PROJECT, "US") as client:
+        wh = BigQueryBackend(client, settings.dataset)
+        return {name for name in names if wh.columns(name)}
+
+
+def test_sidecar_on_a_dataset_without_the_pipelines_tables_creates_nothing_and_names_them(sidecar_settings):
+    warehouse = build_resources(sidecar_settings)["warehouse"]
+    with pytest.raises(WarehouseError, match="options_chain, price_data not found in dataset") as error:
+        with warehouse.session():
+            pass
+    assert sidecar_settings.dataset in str(error.value) and "RL_ASSETS_BQ_DATASET" in str(error.value)
+    assert existing_tables(sidecar_settings) == set()
+    # The pipeline's tables there (as the existing pipeline would have them), but not price_data.
+    owner = build_resources(dataclasses.replace(sidecar_settings, market="synthetic"))["warehouse"]
+    with owner.session() as wh:  # the default mode creates every table
+        assert all(wh.columns(target_table(name)) for name in CREATE_STATEMENTS)
+        wh.drop_table("price_data")
+    with pytest.raises(WarehouseError, match=r"^price_data not found in dataset"):
+        with warehouse.session():
+            pass
+    assert "price_data" not in existing_tables(sidecar_settings)
+    with owner.session():
+        pass
+    with warehouse.session() as wh:  # both there: the sidecar session opens
+        assert wh.columns("options_chain")
+
+
+def test_only_sidecar_mode_marks_the_pipelines_tables_external():
+    assert build_resources(Settings(market="warehouse"))["warehouse"].external_tables == list(SIDECAR_TABLES)
+    assert build_resources(Settings())["warehouse"].external_tables == []
+
+
+# ---- A service-account key (RL_ASSETS_BQ_CREDENTIALS): built in memory, never a file
+def service_account_key(token_uri: str = "https://oauth2.googleapis.com/token", **changes) -> str:
+    """A real-format service-account key, base64-encoded as RL_ASSETS_BQ_CREDENTIALS holds it."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    key = {
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": "0123456789abcdef",
+        "private_key": pem,
+        "client_email": f"rl-assets@{PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1234567890",
+        "token_uri": token_uri,
+        **changes,
+    }
+    return base64.b64encode(json.dumps(key).encode()).decode()
+
+
+@pytest.fixture
+def private_tempdir(tmp_path, monkeypatch):
+    """tempfile's folder for this test alone (other processes write to the shared one): it must stay empty."""
+    folder = tmp_path / "tempdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    return folder
+
+
+def test_a_key_opens_nested_clients_without_a_key_file(private_tempdir, monkeypatch):
+    """The sidecar checks open a session inside a session (market.tickers()); dagster-gcp's resource
+    refused the second one, and wrote the decoded key to a temporary file for the first."""
+    monkeypatch.delenv(EMULATOR_HOST, raising=False)  # the emulator's client takes no credentials
+    key = service_account_key()
+    with bigquery_client(None, "US", key) as outer, bigquery_client(None, "US", key) as inner:
+        for client in (outer, inner):
+            assert isinstance(client._credentials, service_account.Credentials)
+            assert client._credentials.service_account_email == f"rl-assets@{PROJECT}.iam.gserviceaccount.com"
+            assert client.project == PROJECT  # the key's project when none is set
+        assert list(private_tempdir.iterdir()) == []
+        assert "GOOGLE_APPLICATION_CREDENTIALS" not in os.environ
+    assert list(private_tempdir.iterdir()) == []
+
+
+class _TokenEndpoint(BaseHTTPRequestHandler):
+    """Google's OAuth token endpoint, for a key whose token_uri points here: any signed grant gets a token."""
+
+    grants = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).grants += 1
+        body = json.dumps({"access_token": "test-token", "expires_in": 3600, "token_type": "Bearer"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def token_endpoint():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _TokenEndpoint.grants = 0
+    yield f"http://127.0.0.1:{server.server_address[1]}/token"
+    server.shutdown()
+    server.server_close()
+
+
+def test_sidecar_checks_run_with_a_key_and_leave_no_key_file(sidecar, token_endpoint, private_tempdir, monkeypatch):
+    """Production's configuration on the emulator: the key in RL_ASSETS_BQ_CREDENTIALS, sidecar mode,
+    the checks that open a session inside a session. The key's token comes from a local endpoint
+    (token_uri), so the requests carry the key's own credentials and nothing reaches Google."""
+    monkeypatch.setenv(CREDENTIALS_VARIABLE, service_account_key(token_uri=token_endpoint))
+    dataset = sidecar["warehouse"].dataset
+    settings = Settings(market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset=dataset)
+    resources = build_resources(settings)
+    assert resources["warehouse"].external_tables == list(SIDECAR_TABLES)
+    result = dg.materialize(
+        [*SIDECAR_ASSETS, options_chain_history_checks, price_data_checks],
+        resources=resources,
+        partition_key=str(DAY),
+        selection=[options_chain_history, options_chain_history_checks, price_data_checks],
+    )
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) > 0 and all(c.passed for c in evaluations)
+    assert _TokenEndpoint.grants >= 1  # the client signed in with the key
+    assert list(private_tempdir.iterdir()) == []
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in os.environ
+
+
+def _encoded(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "value,problem",
+    [
+        ("SECRET-KEY-MATERIAL!!", "it is not valid base64"),
+        (_encoded("SECRET-KEY-MATERIAL"), "it decodes to something that is not JSON"),
+        (_encoded('["SECRET-KEY-MATERIAL"]'), "it decodes to a JSON list, not an object"),
+        (_encoded('{"type": "authorized_user", "refresh_token": "SECRET"}'), 'its "type" is not "service_account"'),
+        (_encoded('{"type": "service_account", "private_key": "SECRET"}'), "it has no client_email, token_uri"),
+        ("bad_private_key", "google-auth refused it"),
+    ],
+    ids=["not_base64", "not_json", "json_list", "not_a_service_account", "missing_fields", "bad_private_key"],
+)
+def test_a_bad_key_is_named_and_never_echoed(no_google_credentials, private_tempdir, value, problem):
+    if value == "bad_private_key":
+        value = service_account_key(private_key="-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n")
+    warehouse = Warehouse(backend="bigquery", bq_project=PROJECT, dataset="rl_test", gcp_credentials=value)
+    with pytest.raises(WarehouseError) as error:
+        with warehouse.session():
+            pass
+    message = str(error.value)
+    assert message.startswith(f"RL_ASSETS_BQ_CREDENTIALS is not a base64-encoded service-account key: {problem}")
+    assert "SECRET" not in message and value not in message
+    # No chained error (a JSON or base64 error quoting the value) shows in the traceback.
+    assert error.value.__cause__ is None and (error.value.__context__ is None or error.value.__suppress_context__)
+    assert list(private_tempdir.iterdir()) == []

@@ -43,6 +43,7 @@ MONTHLY_HORIZON_DAYS = 120
 WEEKLY_LISTING_DAYS = 35  # a weekly is listed this many calendar days before it expires
 MONTHLY_LISTING_DAYS = 150
 STRIKES_BEYOND_RANGE = 8  # grid steps listed beyond the lowest/highest close since listing
+MAX_TICKERS = 26**4  # distinct four-letter symbols (default_tickers)
 
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -82,12 +83,12 @@ def default_tickers(n: int) -> list[str]:
     """n distinct four-letter symbols; the first k are the same whatever n is."""
     if n < 1:
         raise ValueError(f"the universe needs at least one ticker; got {n}")
-    if n > 26**4:
-        raise ValueError(f"at most {26**4} synthetic tickers; got {n}")
+    if n > MAX_TICKERS:
+        raise ValueError(f"at most {MAX_TICKERS} synthetic tickers; got {n}")
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     names = []
     for i in range(n):
-        code = (i * 7919 + 12345) % 26**4  # 7919 is coprime with 26, so codes never repeat
+        code = (i * 7919 + 12345) % MAX_TICKERS  # 7919 is coprime with 26, so codes never repeat
         names.append("".join(letters[(code // 26**p) % 26] for p in (3, 2, 1, 0)))
     return names
 

@@ -7,7 +7,7 @@ branches on the warehouse.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
@@ -54,8 +54,9 @@ class WarehouseBackend(Protocol):
 
     def drop_table(self, table: str) -> None: ...
 
-    def ensure_tables(self) -> None:
-        """Create the contract's tables (sql/create_*.sql) that do not exist yet."""
+    def ensure_tables(self, external: Collection[str] = ()) -> None:
+        """Create the contract's tables (sql/create_*.sql) that do not exist yet, except the
+        `external` ones (another pipeline's): a missing one is a WarehouseError."""
 
 
 CREATE_STATEMENTS = [
@@ -71,11 +72,27 @@ CREATE_STATEMENTS = [
 ]
 
 
-def create_missing_tables(warehouse: WarehouseBackend, existing: set[str]) -> None:
-    """Run the contract's CREATE statements for the tables not in `existing` (a backend's listing)."""
+def create_missing_tables(warehouse: WarehouseBackend, existing: set[str], external: Collection[str] = ()) -> None:
+    """Run the contract's CREATE statements for the tables not in `existing` (a backend's listing),
+    but never for an `external` table (another pipeline's: require_external_tables)."""
+    require_external_tables(warehouse, existing, external)
     for name in CREATE_STATEMENTS:
-        if sql.target_table(name) not in existing:
+        table = sql.target_table(name)
+        if table not in existing and table not in external:
             warehouse.execute(name)
+
+
+def require_external_tables(warehouse: WarehouseBackend, existing: set[str], external: Collection[str]) -> None:
+    """A WarehouseError unless every `external` table is in `existing`. In sidecar mode the existing
+    pipeline owns options_chain and price_data: one missing means the dataset is the wrong one, so
+    nothing may be created there (an empty options_chain would only say "options_chain is empty")."""
+    missing = sorted(set(external) - existing)
+    if missing:
+        raise WarehouseError(
+            f"{', '.join(missing)} not found in dataset {warehouse.dataset}: in sidecar mode "
+            "(RL_ASSETS_MARKET=warehouse) the existing pipeline owns these tables and rl-assets never creates "
+            "them; check RL_ASSETS_BQ_DATASET (and RL_ASSETS_BQ_PROJECT or RL_ASSETS_DUCKDB_PATH)"
+        )
 
 
 def contract_types(table: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The production warehouse: a BigQuery dataset, reached through dagster-gcp's client.
+"""The production warehouse: a BigQuery dataset, reached with Application Default Credentials or a
+service-account key held in memory.
 
 The same sql/ statements as DuckDB, rendered in BigQuery's own dialect. A transaction is a
 BigQuery session running BEGIN/COMMIT TRANSACTION, so a partition is deleted and re-inserted
@@ -7,10 +8,13 @@ atomically; loads go through typed Parquet files, never through row-by-row inser
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import io
+import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -22,9 +26,16 @@ from google.api_core import exceptions as google_errors
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import DefaultCredentialsError
 from google.cloud import bigquery
+from google.oauth2 import service_account
 
+from rl_assets.settings import CREDENTIALS_VARIABLE
 from rl_assets.warehouse import sql
-from rl_assets.warehouse.backend import WarehouseError, contract_types, create_missing_tables
+from rl_assets.warehouse.backend import (
+    WarehouseError,
+    contract_types,
+    create_missing_tables,
+    require_external_tables,
+)
 
 EMULATOR_HOST = "BIGQUERY_EMULATOR_HOST"
 JOB_LABELS = {"app": "rl-assets"}  # find our jobs (and their cost) in INFORMATION_SCHEMA.JOBS
@@ -40,40 +51,72 @@ _ARROW_TYPES = {
 }
 
 
+# The fields google-auth needs to sign as a service account (a user's or an external-account ADC
+# file has others).
+SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key", "token_uri")
+
+
+def service_account_credentials(encoded: str) -> service_account.Credentials:
+    """The credentials of a base64-encoded service-account key (RL_ASSETS_BQ_CREDENTIALS), built in
+    memory: no key file is written and no environment variable set, so a killed run leaves no key
+    behind and two sessions can be open at once. Errors name the variable and the problem, never
+    the value."""
+
+    def refuse(problem: str) -> WarehouseError:
+        return WarehouseError(f"{CREDENTIALS_VARIABLE} is not a base64-encoded service-account key: {problem}")
+
+    try:
+        # `base64` wraps its output every 76 characters: whitespace is not part of the key.
+        decoded = base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise refuse("it is not valid base64") from None
+    try:
+        info = json.loads(decoded)
+    except (UnicodeDecodeError, ValueError):
+        raise refuse("it decodes to something that is not JSON") from None
+    if not isinstance(info, dict):
+        raise refuse(f"it decodes to a JSON {type(info).__name__}, not an object")
+    if info.get("type") != "service_account":
+        raise refuse('its "type" is not "service_account"')
+    missing = [field for field in SERVICE_ACCOUNT_FIELDS if not info.get(field)]
+    if missing:
+        raise refuse(f"it has no {', '.join(missing)}")
+    try:
+        return service_account.Credentials.from_service_account_info(info)
+    except (ValueError, TypeError, IndexError) as error:
+        raise refuse(f"google-auth refused it ({type(error).__name__}; is private_key a PEM key?)") from None
+
+
 @contextmanager
 def bigquery_client(
     project: str | None, location: str, gcp_credentials: str | None = None
 ) -> Iterator[bigquery.Client]:
-    """A BigQuery client from dagster-gcp's resource: Application Default Credentials, or a
-    base64-encoded service-account key (`gcp_credentials`, never logged). With
-    BIGQUERY_EMULATOR_HOST set, an anonymous client of that emulator."""
-    if os.environ.get(EMULATOR_HOST):
-        # The local emulator takes no credentials; the client reads the host from the variable.
-        client = bigquery.Client(project=project, location=location, credentials=AnonymousCredentials())
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    from dagster_gcp import BigQueryResource  # dagster-gcp: the client the rest of a Dagster deployment uses
-
-    resource = BigQueryResource(project=project, location=location, gcp_credentials=gcp_credentials)
-    with ExitStack() as stack:
-        try:
-            client = stack.enter_context(resource.get_client())
-        except DefaultCredentialsError as error:
-            raise WarehouseError(
-                "no Google credentials for BigQuery: run `gcloud auth application-default login`, set "
-                "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or RL_ASSETS_BQ_CREDENTIALS to "
-                f"the key base64-encoded ({type(error).__name__})"
-            ) from None
-        except (ValueError, UnicodeDecodeError) as error:  # a key that is not base64 JSON
-            raise WarehouseError(
-                f"RL_ASSETS_BQ_CREDENTIALS is not a base64-encoded service-account key ({type(error).__name__})"
-            ) from None
-        if client.project is None:
-            raise WarehouseError("no BigQuery project: set RL_ASSETS_BQ_PROJECT")
+    """A BigQuery client: with a base64-encoded service-account key (`gcp_credentials`, never
+    logged), credentials built from it in memory; else Application Default Credentials, as
+    dagster-gcp's BigQueryResource gets them. With BIGQUERY_EMULATOR_HOST set, the client talks to
+    that emulator (it ignores credentials; without a key the client is anonymous)."""
+    if gcp_credentials:
+        # Not dagster-gcp's resource: it writes the decoded key to a temporary file and points
+        # GOOGLE_APPLICATION_CREDENTIALS at it, and refuses a second session inside the first.
+        credentials = service_account_credentials(gcp_credentials)
+    elif os.environ.get(EMULATOR_HOST):
+        credentials = AnonymousCredentials()  # the client reads the emulator's host from the variable
+    else:
+        credentials = None  # Application Default Credentials
+    try:
+        client = bigquery.Client(project=project, location=location, credentials=credentials)
+    except DefaultCredentialsError as error:
+        raise WarehouseError(
+            "no Google credentials for BigQuery: run `gcloud auth application-default login`, set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or RL_ASSETS_BQ_CREDENTIALS to "
+            f"the key base64-encoded ({type(error).__name__})"
+        ) from None
+    except OSError:  # the credentials name no project and none was given
+        raise WarehouseError("no BigQuery project: set RL_ASSETS_BQ_PROJECT") from None
+    try:
         yield client
+    finally:
+        client.close()
 
 
 class BigQueryBackend:
@@ -206,18 +249,20 @@ class BigQueryBackend:
     def drop_table(self, table: str) -> None:
         self.client.delete_table(self._reference(table), not_found_ok=True)
 
-    def ensure_tables(self) -> None:
-        """Create the dataset (in the configured location) and the contract's missing tables."""
+    def ensure_tables(self, external: Collection[str] = ()) -> None:
+        """Create the dataset (in the configured location) and the contract's missing tables, but
+        never an `external` table nor, in sidecar mode, the dataset that should hold them."""
         reference = f"{self.project}.{self.dataset}"
         try:
             self.client.get_dataset(reference)
         except google_errors.NotFound:
+            require_external_tables(self, set(), external)
             dataset = bigquery.Dataset(reference)
             dataset.location = self.location
             self.client.create_dataset(dataset, exists_ok=True)
         except google_errors.GoogleAPICallError as error:
             raise WarehouseError(f"cannot read BigQuery dataset {reference}: {error.message}") from error
-        create_missing_tables(self, {table.table_id for table in self.client.list_tables(reference)})
+        create_missing_tables(self, {table.table_id for table in self.client.list_tables(reference)}, external)
 
 
 # The REST API names some types by their legacy names.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,8 +64,9 @@ class DuckDBBackend:
             raise
         self.connection.execute("COMMIT")
 
-    def ensure_tables(self) -> None:
-        """Create the contract's missing tables (rendering every CREATE cost ~0.3 s a session)."""
+    def ensure_tables(self, external: Collection[str] = ()) -> None:
+        """Create the contract's missing tables but the `external` ones (rendering every CREATE cost
+        ~0.3 s a session)."""
         existing = {
             row[0]
             for row in self.connection.execute(
@@ -73,7 +74,7 @@ class DuckDBBackend:
                 [self.catalog, self.dataset],
             ).fetchall()
         }
-        create_missing_tables(self, existing)
+        create_missing_tables(self, existing, external)
 
     def qualified(self, table: str) -> str:
         catalog = self.catalog.replace('"', '""')
