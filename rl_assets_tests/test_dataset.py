@@ -21,7 +21,7 @@ from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.partitions import range_run_tags
 from rl_assets.reward import label_days, resolve
 from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS, RL_DATASET_COLUMNS, RL_STATE_COLUMNS
-from rl_assets.technicals import compute_technicals, prepare_prices
+from rl_assets.technicals import compute_technicals, prepare_prices, update_technicals
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.conftest import DAY
 from rl_assets_tests.history import ThinnedMarket, build_history, run_statement, table
@@ -371,3 +371,13 @@ def test_rl_dataset_refuses_an_rl_state_that_holds_a_key_twice(one_labelled_day)
     ):
         build_rl_dataset(wh, DAY, DAY)
     pd.testing.assert_frame_equal(table(wh, "rl_dataset"), before)
+
+
+def test_technicals_written_from_a_price_bar_held_twice_hold_each_key_once(one_labelled_day):
+    """technicals_history's write cannot duplicate: prepare_prices collapses an identical bar (and
+    skips a ticker with two different ones), compute_technicals refuses a repeated key."""
+    wh = one_labelled_day
+    _duplicate(wh, "price_data", f"ticker = '{SMALL.tickers[0]}' AND date = DATE '{DAY}'")
+    update_technicals(wh, [DAY])
+    counts = wh.query("technicals_history_row_counts", {"start_date": DAY, "end_date": DAY})
+    assert counts["row_count"].tolist() == counts["tickers"].tolist() == [len(SMALL.tickers)]
