@@ -20,7 +20,8 @@ def _leave_behind(path: str) -> None:
     """Staging tables as a run killed inside staged() leaves them, beside the user's own tables."""
     with open_duckdb(path, "rl_test") as wh:
         wh.ensure_tables()
-        wh.load_frame("price_data", pd.DataFrame({"ticker": ["A"], "date": [pd.Timestamp("2026-11-20")]}), replace_table=False)  # fmt: skip
+        bar = pd.DataFrame({"ticker": ["A"], "date": [pd.Timestamp("2026-11-20")]})
+        wh.load_frame("price_data", bar, replace_table=False)
         for name in LEFTOVERS + USER_TABLES:
             wh.load_frame(name, FRAME, replace_table=True, scratch=True)
         assert set(LEFTOVERS + USER_TABLES) <= wh.tables()
@@ -45,7 +46,10 @@ def test_opening_the_backend_directly_cleans_too(duckdb_path):
 def test_a_live_staging_table_survives_another_session_opening(duckdb_path):
     _leave_behind(duckdb_path)
     with open_duckdb(duckdb_path, "rl_test") as running:
-        with staged(running, PRICE_STAGING_TABLE, FRAME) as prices, staged(running, LABEL_WINDOWS_TABLE, FRAME) as windows:
+        with (
+            staged(running, PRICE_STAGING_TABLE, FRAME) as prices,
+            staged(running, LABEL_WINDOWS_TABLE, FRAME) as windows,
+        ):
             live = {prices[PRICE_STAGING_TABLE], windows[LABEL_WINDOWS_TABLE]}
             with open_duckdb(duckdb_path, "rl_test") as other:  # the same process, the same file
                 assert live <= other.tables()
