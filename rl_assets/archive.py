@@ -8,6 +8,7 @@ duplicates rows and a failure never leaves half a day. Works on any backend with
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -15,11 +16,9 @@ import pandas as pd
 from rl_assets import calendar
 from rl_assets.schema import OPTIONS_CHAIN_COLUMNS, PRICE_DATA_COLUMNS
 from rl_assets.warehouse import sql
-from rl_assets.warehouse.backend import staged
+from rl_assets.warehouse.backend import CHAIN_STAGING_TABLE, PRICE_STAGING_TABLE, staged
 
 LIVE_TABLE = "options_chain"
-CHAIN_STAGING_TABLE = "options_chain_staging"
-PRICE_STAGING_TABLE = "price_data_staging"
 
 
 class ArchiveRefused(RuntimeError):
@@ -176,13 +175,62 @@ def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Da
     return prices
 
 
-def write_prices(warehouse, prices: pd.DataFrame, start: dt.date, end: dt.date) -> int:
-    """Replace price_data for the trading dates [start, end] with `prices`, atomically."""
+class PricesRefused(ValueError):
+    """A price write would delete bars price_data holds (a provider's short answer); nothing was written."""
+
+
+def lost_bars_problem(held: pd.DataFrame, prices: pd.DataFrame) -> str | None:
+    """What replacing the (date, ticker) bars `held` with `prices` would lose ("lack ..."), or None.
+
+    Names the tickers that would vanish from the range, the days that would, and how many bars in
+    all (a ticker missing on some days only counts there)."""
+
+    def keys(frame: pd.DataFrame) -> set[tuple[str, dt.date]]:
+        dates = pd.to_datetime(frame["date"]).dt.date
+        return set(zip(frame["ticker"], dates, strict=True))
+
+    lost = keys(held) - keys(prices)
+    if not lost:
+        return None
+    kept_tickers, kept_days = ({k[i] for k in keys(prices)} for i in (0, 1))
+    tickers = sorted({t for t, _ in lost} - kept_tickers)
+    days = sorted({d for _, d in lost} - kept_days)
+
+    def shown(values: list) -> str:
+        return ", ".join(str(v) for v in values[:10]) + (f" and {len(values) - 10} more" if len(values) > 10 else "")
+
+    parts = [f"tickers {shown(tickers)}" if tickers else "", f"days {shown(days)}" if days else ""]
+    where = " and ".join(p for p in parts if p) or "some (ticker, day) pairs"
+    some = sorted(lost)[:3]
+    return f"lack {len(lost)} bar(s) price_data holds ({where}; e.g. {', '.join(f'({t}, {d})' for t, d in some)})"
+
+
+def write_prices(
+    warehouse, prices: pd.DataFrame, start: dt.date, end: dt.date, *, allow_fewer_rows: bool = False
+) -> int:
+    """Replace price_data for the trading dates [start, end] with `prices`, atomically.
+
+    Refuses (PricesRefused, nothing written) when `prices` lacks a (ticker, date) bar the range
+    holds already, unless `allow_fewer_rows`: an empty or partial provider answer on a re-run must
+    not delete good history. The check runs in the write's transaction, on what it replaces.
+    """
+    prices = validate_prices(prices, start, end)
+
+    def refuse_lost_bars() -> None:
+        held = warehouse.query("price_data_tickers", {"start_date": start, "end_date": end})
+        problem = lost_bars_problem(held, prices)
+        if problem:
+            raise PricesRefused(
+                f"the new prices for {start}..{end} {problem}: refusing to delete them, nothing was "
+                "written (allow_fewer_rows=True deletes them)"
+            )
+
     return replace_date_range(
-        warehouse, validate_prices(prices, start, end), start, end,
+        warehouse, prices, start, end,
         staging_table=PRICE_STAGING_TABLE,
         delete_statement="delete_price_data_range",
         insert_statement="insert_price_data",
+        before_delete=None if allow_fewer_rows else refuse_lost_bars,
     )  # fmt: skip
 
 
@@ -200,11 +248,15 @@ def replace_date_range(
     staging_table: str,
     delete_statement: str,
     insert_statement: str,
+    before_delete: Callable[[], None] | None = None,
 ) -> int:
     """Replace a table's rows dated [start, end] with `rows` in one transaction, via a staging
-    table (typed like the insert's target) that the insert statement reads."""
+    table (typed like the insert's target) that the insert statement reads. `before_delete` runs
+    first inside the transaction (a check that raises to refuse the write)."""
     with staged(warehouse, staging_table, rows, like=sql.target_table(insert_statement)) as tables:
         with warehouse.transaction():
+            if before_delete is not None:
+                before_delete()
             warehouse.execute(delete_statement, {"start_date": start, "end_date": end})
             warehouse.execute(insert_statement, tables=tables)
     return len(rows)

@@ -3,7 +3,10 @@
 Each build replaces a range of trading days in one transaction, like the archive: a re-run never
 duplicates rows, a failure never leaves half a range. rl_dataset refuses, writing nothing, unless
 every snapshot and price its labels need has landed: labels are never invented for an incomplete
-window. Works on any backend with the interface of DuckDBBackend.
+window. Inside the transaction, each build counts what it wrote: a key (snapshot_date,
+contract_symbol) held twice, or rl_dataset rows differing from rl_state's, refuses the write and
+names the duplicated source rows that caused it. Works on any backend with the interface of
+DuckDBBackend.
 """
 
 from __future__ import annotations
@@ -16,13 +19,11 @@ import pandas as pd
 from rl_assets import calendar
 from rl_assets.archive import dates_present
 from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT, label_windows
-from rl_assets.warehouse.backend import staged
-
-LABEL_WINDOWS_TABLE = "rl_label_windows"
+from rl_assets.warehouse.backend import LABEL_WINDOWS_TABLE, staged
 
 
 class DatasetRefused(RuntimeError):
-    """The inputs for these trading days are incomplete; nothing was written."""
+    """The inputs for these trading days are incomplete or would break a key; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,57 @@ def _refuse_if_missing(what: str, needed: list[dt.date], present: set[dt.date], 
         raise DatasetRefused(f"{what} has no rows for {shown}: {remedy}; nothing was written")
 
 
+# Source tables whose duplicated keys multiply a build's rows: statement, what a row is.
+_DUPLICATE_SOURCES = {
+    "options_chain_history": ("options_chain_history_duplicate_keys", "rows"),
+    "technicals_history": ("technicals_history_duplicate_keys", "rows"),
+    "price_data": ("price_data_duplicate_keys", "bars"),
+}
+
+
+def _key_problems(
+    subject: str, by_day: pd.DataFrame, expected_rows: dict[dt.date, int] | None = None
+) -> list[str]:
+    """Days on which `by_day` (snapshot_date, row_count, contracts) holds a key twice or, given
+    `expected_rows` (rl_state's per day), a row count other than those; `subject` starts each
+    sentence ("rl_dataset would hold")."""
+    counts = {
+        pd.Timestamp(d).date(): (int(n), int(k))
+        for d, n, k in zip(by_day["snapshot_date"], by_day["row_count"], by_day["contracts"], strict=True)
+    }
+    problems = []
+    for day in sorted(set(counts) | set(expected_rows or {})):
+        rows, contracts = counts.get(day, (0, 0))
+        if rows != contracts:
+            problems.append(f"{subject} {rows} rows for {contracts} contracts on {day}")
+        elif expected_rows is not None and rows != expected_rows.get(day, 0):
+            problems.append(f"{subject} {rows} rows on {day} for rl_state's {expected_rows.get(day, 0)}")
+    return problems
+
+
+def _refuse_broken_keys(warehouse, problems: list[str], sources: dict[str, dict], remedy: str) -> None:
+    """Raise DatasetRefused naming `problems` and the duplicated keys of `sources` (table -> the
+    window to look in) that explain them."""
+    if not problems:
+        return
+    causes = []
+    for source, window in sources.items():
+        statement, noun = _DUPLICATE_SOURCES[source]
+        for row in warehouse.query(statement, window).itertuples(index=False):
+            key, day, copies = row
+            causes.append(f"{source} has {int(copies)} {noun} for ({key}, {pd.Timestamp(day).date()})")
+    shown = "; ".join(problems[:5]) + (f" and {len(problems) - 5} more days" if len(problems) > 5 else "")
+    if sources:
+        shown += f" ({'cause: ' + '; '.join(causes) if causes else 'no duplicated key in ' + ', '.join(sources)})"
+    raise DatasetRefused(f"{shown}: {remedy}; nothing was written")
+
+
 def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
-    """Replace rl_state[start..end] from options_chain_history and technicals_history of the same days."""
+    """Replace rl_state[start..end] from options_chain_history and technicals_history of the same days.
+
+    Refuses (DatasetRefused, nothing written) when a source lacks a day, or when what was written
+    holds a (snapshot_date, contract_symbol) twice: a source key held twice, named in the message.
+    """
     days = calendar.trading_days(start, end)
     if not days:
         raise ValueError(f"no NYSE trading day between {start} and {end}")
@@ -67,6 +117,12 @@ def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         for block in calendar.blocks(days, warehouse.days_per_statement):
             warehouse.execute("insert_rl_state", {"start_date": block[0], "end_date": block[-1]})
         counts = warehouse.query("rl_state_row_counts", window)
+        _refuse_broken_keys(
+            warehouse,
+            _key_problems("rl_state would hold", counts),
+            {"options_chain_history": window, "technicals_history": window},
+            "remove the duplicated rows (one per key) and rebuild",
+        )
     return BuildReport(counts)
 
 
@@ -75,7 +131,8 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
 
     Refuses (DatasetRefused, nothing written) unless rl_state has every day, options_chain_history
     every label day (the next HORIZON_DAYS sessions of each) and price_data every day from start
-    to the last label day.
+    to the last label day; and when rl_state holds a key twice, or what was written holds a key
+    twice or differs from rl_state's rows on a day (a price bar held twice, named in the message).
     """
     days = calendar.trading_days(start, end)
     if not days:
@@ -100,13 +157,15 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         f"{remedy} and the closes through {label_end}",
     )
     window = {"start_date": days[0], "end_date": days[-1]}
-    _refuse_if_missing(
-        "rl_state",
-        days,
-        dates_present(warehouse.query("rl_state_row_counts", window), "snapshot_date"),
-        "materialise rl_state for those days first",
-    )
     with staged(warehouse, LABEL_WINDOWS_TABLE, windows) as tables, warehouse.transaction():
+        # rl_state as the insert reads it: every day present, each key once.
+        state_counts = warehouse.query("rl_state_row_counts", window)
+        _refuse_if_missing(
+            "rl_state", days, dates_present(state_counts, "snapshot_date"), "materialise rl_state for those days first"
+        )
+        _refuse_broken_keys(
+            warehouse, _key_problems("rl_state holds", state_counts), {}, "rebuild rl_state for those days first"
+        )
         warehouse.execute("delete_rl_dataset_range", window)
         for block in calendar.blocks(days, warehouse.days_per_statement):
             block_windows = windows[windows["snapshot_date"].between(block[0], block[-1])]
@@ -119,4 +178,14 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
             }
             warehouse.execute("insert_rl_dataset", params, tables=tables)
         summary = warehouse.query("rl_dataset_summary", window)
+        state_rows = {
+            pd.Timestamp(d).date(): int(n)
+            for d, n in zip(state_counts["snapshot_date"], state_counts["row_count"], strict=True)
+        }
+        _refuse_broken_keys(
+            warehouse,
+            _key_problems("rl_dataset would hold", summary, state_rows),
+            {"price_data": {"start_date": days[0], "end_date": label_end}},
+            "remove the duplicated rows (one per key) and rebuild",
+        )
     return BuildReport(summary)

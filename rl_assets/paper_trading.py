@@ -24,9 +24,9 @@ from rl_assets.evaluation import interval_dict, mean_interval
 from rl_assets.features import Scaler
 from rl_assets.model_store import ModelVersion, load_artifact, usable_version
 from rl_assets.ppo import ActorCritic, take_probability
+from rl_assets.warehouse.backend import PAPER_TRADES_STAGING
 
 MODELS = ("ppo_agent", "baseline_model")  # the agent's picks, and the baseline's for comparison
-PAPER_TRADES_STAGING = "paper_trades_staging"
 PERFORMANCE_TABLE = "paper_trading_performance"
 ROLLING_DAYS = 20  # trade days in the rolling hit rate the retraining sensor compares
 # A pick as recorded (recorded_at is added when the day's picks are written).

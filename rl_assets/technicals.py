@@ -35,6 +35,7 @@ import talib
 from rl_assets import calendar
 from rl_assets.archive import dates_present, replace_date_range
 from rl_assets.schema import PRICE_DATA_COLUMNS, TECHNICALS_COLUMNS
+from rl_assets.warehouse.backend import TECHNICALS_STAGING_TABLE
 
 SESSIONS_PER_YEAR = 252
 # Rows of history read before a partition so recursive indicators have converged: the slowest
@@ -216,7 +217,7 @@ def update_technicals(warehouse, days: list[dt.date]) -> TechnicalsReport:
         in_block = technicals[(technicals["date"] >= block[0]) & (technicals["date"] <= block[-1])]
         rows += replace_date_range(
             warehouse, in_block, block[0], block[-1],
-            staging_table="technicals_history_staging",
+            staging_table=TECHNICALS_STAGING_TABLE,
             delete_statement="delete_technicals_history_range",
             insert_statement="insert_technicals_history",
         )  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 
 from rl_assets.archive import (
     ArchiveRefused,
+    PricesRefused,
     archive_chain,
     archive_chain_frame,
     replace_live_chain,
@@ -203,3 +204,34 @@ def test_a_database_file_named_like_the_dataset_is_not_ambiguous(tmp_path, marke
         replace_live_chain(wh, market.chain(DAY))
         assert archive_chain(wh, DAY).rows == len(market.chain(DAY))
         assert wh.columns("options_chain_history")
+
+
+@pytest.mark.parametrize(
+    "answer,lost",
+    [
+        (lambda p: p.iloc[:0], "tickers ASGV, BDZK, BPRZ, CBKO and days 2026-11-19, 2026-11-20"),
+        (lambda p: p[p["ticker"] == "ASGV"], "tickers BDZK, BPRZ, CBKO;"),
+        (lambda p: p[p["date"] != DAY], "days 2026-11-20;"),
+    ],
+    ids=["empty", "one_ticker", "one_day_short"],
+)
+def test_a_short_price_answer_never_deletes_held_bars(warehouse, market, answer, lost):
+    """A re-run whose provider answers empty, with one ticker or a day short is refused and keeps
+    every bar; allow_fewer_rows=True says the run means it."""
+    start = dt.date(2026, 11, 19)
+    held = market.prices(start, DAY)
+    write_prices(warehouse, held, start, DAY)
+    before = warehouse.read_sql("SELECT * FROM price_data ORDER BY ticker, date")
+    short = answer(held)
+    with pytest.raises(PricesRefused, match=f"lack {len(held) - len(short)} bar\\(s\\) price_data holds \\({lost}"):
+        write_prices(warehouse, short, start, DAY)
+    pd.testing.assert_frame_equal(warehouse.read_sql("SELECT * FROM price_data ORDER BY ticker, date"), before)
+    assert write_prices(warehouse, short, start, DAY, allow_fewer_rows=True) == len(short)
+    assert row_count(warehouse, "price_data") == len(short)
+
+
+def test_more_or_new_bars_are_not_refused(warehouse, market):
+    start = dt.date(2026, 11, 19)
+    write_prices(warehouse, market.prices(DAY, DAY), start, DAY)  # the range held one day
+    write_prices(warehouse, market.prices(start, DAY), start, DAY)
+    assert row_count(warehouse, "price_data") == 2 * len(market.tickers)

@@ -208,6 +208,33 @@ def test_price_checks_fail_on_corrupted_bars(resources):
     assert outcome["unique_key"].passed
 
 
+class OneTickerPrices(SyntheticMarketProvider):
+    """A provider having a bad day: its price answer holds the first ticker only."""
+
+    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        prices = super().prices(start, end)
+        return prices[prices["ticker"] == self.tickers()[0]]
+
+
+def test_a_provider_answering_fewer_tickers_never_deletes_held_prices(resources, duckdb_path):
+    tags = range_run_tags(RANGE_START, DAY)
+    assert dg.materialize([price_data], resources=resources, tags=tags).success
+    before = table(duckdb_path, "SELECT * FROM rl_test.price_data ORDER BY ticker, date")
+    bad = {**resources, "market": OneTickerPrices(seed=11, universe=4)}
+    result = dg.materialize([price_data], resources=bad, tags=tags, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    lost = ", ".join(bad["market"].tickers()[1:])
+    assert f"lack {3 * 5} bar(s) price_data holds (tickers {lost};" in message
+    assert "nothing was written" in message and "allow_fewer_rows" in message
+    pd.testing.assert_frame_equal(table(duckdb_path, "SELECT * FROM rl_test.price_data ORDER BY ticker, date"), before)
+    run_config = {"ops": {"price_data": {"config": {"allow_fewer_rows": True}}}}
+    assert dg.materialize([price_data], resources=bad, tags=tags, run_config=run_config).success
+    after = table(duckdb_path, "SELECT DISTINCT ticker FROM rl_test.price_data")
+    assert after["ticker"].tolist() == bad["market"].tickers()[:1]
+
+
 def test_the_provider_says_plainly_when_it_cannot_serve_a_date(resources):
     early = {**resources, "market": SyntheticMarketProvider(seed=11, universe=4)}
     with pytest.raises(Exception, match="starts on 2018-01-02"):

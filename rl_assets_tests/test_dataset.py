@@ -20,10 +20,11 @@ from rl_assets.dataset import DatasetRefused, build_rl_dataset, build_rl_state
 from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.partitions import range_run_tags
 from rl_assets.reward import label_days, resolve
-from rl_assets.schema import RL_DATASET_COLUMNS, RL_STATE_COLUMNS
+from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS, RL_DATASET_COLUMNS, RL_STATE_COLUMNS
+from rl_assets.technicals import compute_technicals, prepare_prices, update_technicals
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.conftest import DAY
-from rl_assets_tests.history import build_history, table
+from rl_assets_tests.history import ThinnedMarket, build_history, run_statement, table
 
 DAYS = calendar.trading_days(calendar.shift_trading_days(DAY, -11), DAY)  # 12 sessions through DAY
 LABELLED = DAYS[:-3]
@@ -302,3 +303,81 @@ def test_checks_in_a_one_partition_run_check_that_partition(resources, dagster_h
     )
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     assert checked == [[old_day]]
+
+
+# ---- A write that would break a key does not land (both backends): a source key held twice
+# multiplies the derived rows; the build refuses, names the source rows, and keeps the old partition.
+LABEL_DAYS = label_days(DAY)
+SMALL = ThinnedMarket(seed=11, tickers=2)  # a few dozen contracts a day: seconds on the emulator
+
+
+@pytest.fixture
+def one_labelled_day(warehouse):
+    """DAY's rl_state and rl_dataset built on `warehouse` from a two-ticker market (sources loaded
+    whole: few statements, seconds on the emulator)."""
+    prices = SMALL.prices(DAY, LABEL_DAYS[-1])
+    history = pd.concat(
+        [SMALL.chain(d).assign(snapshot_date=d, archived_at=calendar.session_close_utc(d)) for d in [DAY, *LABEL_DAYS]],
+        ignore_index=True,
+    )
+    technicals = compute_technicals(prepare_prices(prices)[0])
+    warehouse.load_frame("price_data", prices, replace_table=False)
+    warehouse.load_frame("options_chain_history", history[OPTIONS_CHAIN_HISTORY_COLUMNS], replace_table=False)
+    warehouse.load_frame("technicals_history", technicals[technicals["date"] == DAY], replace_table=False)
+    build_rl_state(warehouse, DAY, DAY)
+    build_rl_dataset(warehouse, DAY, DAY)
+    return warehouse
+
+
+def _duplicate(warehouse, source: str, where: str) -> None:
+    run_statement(warehouse, f"INSERT INTO {source} SELECT * FROM {source} WHERE {where}")
+
+
+def test_a_price_bar_held_twice_refuses_rl_dataset_and_keeps_the_old_partition(one_labelled_day):
+    wh = one_labelled_day
+    before = table(wh, "rl_dataset")
+    ticker = SMALL.tickers[0]
+    _duplicate(wh, "price_data", f"ticker = '{ticker}' AND date = DATE '{DAY}'")
+    with pytest.raises(DatasetRefused) as refused:
+        build_rl_dataset(wh, DAY, DAY)
+    message = str(refused.value)
+    per_ticker = int((before["underlying"] == ticker).sum())
+    assert f"rl_dataset would hold {len(before) + per_ticker} rows for {len(before)} contracts on {DAY}" in message
+    assert f"price_data has 2 bars for ({ticker}, {DAY})" in message
+    assert "nothing was written" in message
+    pd.testing.assert_frame_equal(table(wh, "rl_dataset"), before)
+
+
+def test_a_contract_archived_twice_refuses_rl_state_and_keeps_the_old_partition(one_labelled_day):
+    wh = one_labelled_day
+    before = table(wh, "rl_state")
+    symbol = before["contract_symbol"].iloc[0]
+    _duplicate(wh, "options_chain_history", f"contract_symbol = '{symbol}' AND snapshot_date = DATE '{DAY}'")
+    with pytest.raises(DatasetRefused) as refused:
+        build_rl_state(wh, DAY, DAY)
+    message = str(refused.value)
+    assert f"rl_state would hold {len(before) + 1} rows for {len(before)} contracts on {DAY}" in message
+    assert f"options_chain_history has 2 rows for ({symbol}, {DAY})" in message
+    pd.testing.assert_frame_equal(table(wh, "rl_state"), before)
+
+
+def test_rl_dataset_refuses_an_rl_state_that_holds_a_key_twice(one_labelled_day):
+    wh = one_labelled_day
+    before, state = table(wh, "rl_dataset"), table(wh, "rl_state")
+    symbol = state["contract_symbol"].iloc[0]
+    _duplicate(wh, "rl_state", f"contract_symbol = '{symbol}' AND snapshot_date = DATE '{DAY}'")
+    with pytest.raises(
+        DatasetRefused, match=rf"rl_state holds {len(state) + 1} rows for {len(state)} contracts on {DAY}: rebuild"
+    ):
+        build_rl_dataset(wh, DAY, DAY)
+    pd.testing.assert_frame_equal(table(wh, "rl_dataset"), before)
+
+
+def test_technicals_written_from_a_price_bar_held_twice_hold_each_key_once(one_labelled_day):
+    """technicals_history's write cannot duplicate: prepare_prices collapses an identical bar (and
+    skips a ticker with two different ones), compute_technicals refuses a repeated key."""
+    wh = one_labelled_day
+    _duplicate(wh, "price_data", f"ticker = '{SMALL.tickers[0]}' AND date = DATE '{DAY}'")
+    update_technicals(wh, [DAY])
+    counts = wh.query("technicals_history_row_counts", {"start_date": DAY, "end_date": DAY})
+    assert counts["row_count"].tolist() == counts["tickers"].tolist() == [len(SMALL.tickers)]

@@ -1,5 +1,6 @@
--- Rows per trading date of rl_state in a window.
-SELECT snapshot_date, COUNT(*) AS row_count
+-- Rows and distinct keys per trading date of rl_state in a window (rows > contracts: a key held
+-- twice).
+SELECT snapshot_date, COUNT(*) AS row_count, COUNT(DISTINCT contract_symbol) AS contracts
 FROM rl_state
 WHERE snapshot_date BETWEEN @start_date AND @end_date
 GROUP BY snapshot_date

@@ -9,7 +9,14 @@ import pandas as pd
 from pydantic import Field
 
 from rl_assets import calendar
-from rl_assets.archive import ArchiveRefused, archive_chain, archive_chain_frame, replace_live_chain, write_prices
+from rl_assets.archive import (
+    ArchiveRefused,
+    PricesRefused,
+    archive_chain,
+    archive_chain_frame,
+    replace_live_chain,
+    write_prices,
+)
 from rl_assets.partitions import HISTORY_FRESHNESS, PARTITION_TAG, partition_days, run_window_metadata, trading_days
 from rl_assets.resources import WAREHOUSE_KIND, WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
@@ -29,6 +36,16 @@ class ArchiveConfig(dg.Config):
         "its quotes belong to the partition's trading date. 'provider': that day's chain from the "
         "market provider (past days; not in sidecar mode). 'auto': live for a one-day run or in sidecar "
         "mode, provider for a range.",
+    )
+
+
+class PriceDataConfig(dg.Config):
+    allow_fewer_rows: bool = Field(
+        default=False,
+        description="Let the provider's answer replace a range with fewer bars than price_data holds: "
+        "tickers or days it no longer returns are deleted. By default such a run fails, names the "
+        "tickers and days that would be lost, and writes nothing (an empty or partial answer must "
+        "not delete good history).",
     )
 
 
@@ -81,17 +98,23 @@ def options_chain(
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def price_data(
-    context: dg.AssetExecutionContext, market: MarketDataProvider, warehouse: Warehouse
+    context: dg.AssetExecutionContext, config: PriceDataConfig, market: MarketDataProvider, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Daily OHLCV per ticker, one partition per NYSE trading day. A backfill fetches and replaces
-    its range a block of sessions at a time (a quarter at most), each block in one transaction."""
+    its range a block of sessions at a time (a quarter at most), each block in one transaction.
+    A block whose answer lacks bars price_data holds is refused unless allow_fewer_rows is set."""
     days = partition_days(context)
     started = time.perf_counter()
     rows, tickers = 0, set()
     with warehouse.session() as wh:
         for block in calendar.blocks(days, calendar.BACKFILL_BLOCK_SESSIONS):
             prices = market.prices(block[0], block[-1])
-            rows += write_prices(wh, prices, block[0], block[-1])
+            try:
+                rows += write_prices(wh, prices, block[0], block[-1], allow_fewer_rows=config.allow_fewer_rows)
+            except PricesRefused as refused:
+                raise dg.Failure(
+                    description=str(refused), metadata={"start": str(block[0]), "end": str(block[-1])}
+                ) from refused
             tickers.update(prices["ticker"].unique())
     return dg.MaterializeResult(
         metadata={

@@ -6,8 +6,10 @@ branches on the warehouse.
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Collection, Iterator, Mapping
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
@@ -100,6 +102,35 @@ def contract_types(table: str) -> dict[str, str]:
     return sql.column_types(f"create_{sql.validate_identifier('table', table)}")
 
 
+# Every staging table's base name: staged() adds an 8-hex suffix per call. A table named so is a
+# leftover once no live staged() holds it (a killed run's); DuckDB drops those when a session opens.
+CHAIN_STAGING_TABLE = "options_chain_staging"
+PRICE_STAGING_TABLE = "price_data_staging"
+TECHNICALS_STAGING_TABLE = "technicals_history_staging"
+PAPER_TRADES_STAGING = "paper_trades_staging"
+LABEL_WINDOWS_TABLE = "rl_label_windows"
+STAGING_BASES = (
+    CHAIN_STAGING_TABLE,
+    PRICE_STAGING_TABLE,
+    TECHNICALS_STAGING_TABLE,
+    PAPER_TRADES_STAGING,
+    LABEL_WINDOWS_TABLE,
+)
+_STAGING_NAME = re.compile(rf"^(?:{'|'.join(STAGING_BASES)})_[0-9a-f]{{8}}$")
+# The staging tables of this process's live staged() contexts: another session opening the same
+# file in this process (Dagster's in-process executor, a test) must not drop them.
+_live_staging: set[str] = set()
+_live_staging_lock = threading.Lock()
+
+
+def abandoned_staging_tables(tables: Iterable[str]) -> list[str]:
+    """The staging tables among `tables` (a base of STAGING_BASES + 8 hex digits) that no live
+    staged() context of this process holds: what a killed run left behind."""
+    with _live_staging_lock:
+        live = set(_live_staging)
+    return sorted(t for t in tables if _STAGING_NAME.match(t) and t not in live)
+
+
 @contextmanager
 def staged(
     warehouse: WarehouseBackend, base: str, frame: pd.DataFrame, like: str | None = None
@@ -110,8 +141,14 @@ def staged(
     per call means two runs (BigQuery runs in parallel) never share or drop each other's staging.
     """
     name = f"{base}_{secrets.token_hex(4)}"
-    warehouse.load_frame(name, frame, replace_table=True, like=like, scratch=True)
+    with _live_staging_lock:
+        _live_staging.add(name)
     try:
+        warehouse.load_frame(name, frame, replace_table=True, like=like, scratch=True)
         yield {base: name}
     finally:
-        warehouse.drop_table(name)
+        try:
+            warehouse.drop_table(name)
+        finally:
+            with _live_staging_lock:
+                _live_staging.discard(name)

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 
 from rl_assets.warehouse import sql
-from rl_assets.warehouse.backend import create_missing_tables
+from rl_assets.warehouse.backend import abandoned_staging_tables, create_missing_tables
 
 
 class DuckDBBackend:
@@ -30,6 +30,7 @@ class DuckDBBackend:
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.dataset}"')
         # Qualify with the catalog too: a file named like the dataset would make "x.table" ambiguous.
         self.catalog = connection.execute("SELECT current_database()").fetchone()[0]
+        self.drop_abandoned_staging()
 
     def _run(self, name: str, params: Mapping[str, Any] | None, tables: Mapping[str, str] | None):
         params = sql.bound_parameters(name, params)
@@ -64,17 +65,27 @@ class DuckDBBackend:
             raise
         self.connection.execute("COMMIT")
 
+    def tables(self) -> set[str]:
+        """The names of the dataset's tables."""
+        rows = self.connection.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+            [self.catalog, self.dataset],
+        ).fetchall()
+        return {row[0] for row in rows}
+
     def ensure_tables(self, external: Collection[str] = ()) -> None:
         """Create the contract's missing tables but the `external` ones (rendering every CREATE cost
         ~0.3 s a session)."""
-        existing = {
-            row[0]
-            for row in self.connection.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
-                [self.catalog, self.dataset],
-            ).fetchall()
-        }
-        create_missing_tables(self, existing, external)
+        create_missing_tables(self, self.tables(), external)
+
+    def drop_abandoned_staging(self) -> list[str]:
+        """Drop the staging tables a killed run left (rl_assets.warehouse.backend.staged); the
+        dropped names. A run in another process cannot hold this file meanwhile (DuckDB's file
+        lock), and one in this process keeps its tables (staged() registers them while live)."""
+        abandoned = abandoned_staging_tables(self.tables())
+        for table in abandoned:
+            self.drop_table(table)
+        return abandoned
 
     def qualified(self, table: str) -> str:
         catalog = self.catalog.replace('"', '""')
