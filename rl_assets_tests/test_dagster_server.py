@@ -15,7 +15,9 @@ from rl_assets import calendar
 from rl_assets.definitions import defs
 from rl_assets.settings import REPO_ROOT
 from rl_assets_tests.conftest import DAY
-from rl_assets_tests.dagster_server import running_dagster
+from rl_assets.partitions import range_run_tags
+from rl_assets.warehouse import lock
+from rl_assets_tests.dagster_server import kill_process_tree, running_dagster
 
 CHROMIUM = os.environ.get("RL_ASSETS_CHROMIUM", "/usr/bin/chromium")
 ASSETS = sorted(spec.key.to_user_string() for spec in defs.resolve_all_asset_specs())
@@ -146,3 +148,27 @@ def test_a_long_backfill_from_the_cli_is_one_run_with_progress_in_its_log(tmp_pa
         runs = instance.get_run_records()
         assert len(runs) == 1 and runs[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
         assert instance.get_materialized_partitions(dg.AssetKey("options_chain_history")) == {str(d) for d in days}
+
+
+def test_after_the_whole_process_tree_is_killed_a_restart_fails_the_lost_run_and_runs_the_next(server):
+    """The defect: after a crash of `dagster dev` and all its children, the killed run stayed
+    STARTED for ever holding the warehouse pool's one slot, and every new run stayed QUEUED.
+    Last in this module: it kills the module's server (one `dagster dev` start fewer), then
+    restarts it on the same instance."""
+    start = calendar.shift_trading_days(DAY, -40)
+    lost = server.launch("archive_job", ["options_chain_history"], range_run_tags(start, DAY))
+    # The queued run holds the DuckDB file from its start (its worker wrote the lock file).
+    _wait(lambda: f"(run {lost})" in lock.holder(server.duckdb_path), timeout=180)
+    killed = kill_process_tree(server.pid)
+    assert len(killed) >= 4, killed  # dagster dev, webserver, daemon, code server, run worker
+    with dg.DagsterInstance.from_config(str(server.home)) as instance:
+        assert instance.get_run_by_id(lost).status == dg.DagsterRunStatus.STARTED  # killed mid-run
+
+    with running_dagster(server.home.parent) as restarted:
+        following = restarted.launch("archive_job", ["price_data"], {"dagster/partition": str(DAY)})
+        finished = restarted.wait_for([lost, following])
+    assert finished[lost]["status"] == "FAILURE", restarted.log
+    assert finished[following]["status"] == "SUCCESS", restarted.log
+    with dg.DagsterInstance.from_config(str(server.home)) as instance:
+        failure = instance.all_logs(lost, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert "run worker (pid" in failure[-1].message and "no longer exists" in failure[-1].message
