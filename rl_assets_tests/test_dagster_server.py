@@ -139,11 +139,23 @@ def test_a_long_backfill_from_the_cli_is_one_run_with_progress_in_its_log(tmp_pa
         str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "rl_assets.definitions",
         "--select", "options_chain_history", "--partition-range", f"{start}...{end}",
     ]  # fmt: skip
-    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # Another process holds the DuckDB file as the CLI run starts: the run waits for it, says
+    # who holds it, and goes on once it is released (here as soon as the run says it waits).
+    with lock.holding(env["RL_ASSETS_DUCKDB_PATH"], "run held-by-the-test", timeout_seconds=0):
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        before_release = []
+        for line in process.stderr:
+            before_release.append(line)
+            if "waiting up to" in line:
+                break
+    stderr = "".join(before_release) + process.stderr.read()
+    assert process.wait(timeout=600) == 0, stderr[-3000:]
+    assert f"held by pid {os.getpid()} (run held-by-the-test)" in stderr
     days = calendar.trading_days(start, end)
     for number, day in enumerate(days, start=1):
-        assert f"archived {day}: " in done.stderr and f"({number}/{len(days)})" in done.stderr
+        assert f"archived {day}: " in stderr and f"({number}/{len(days)})" in stderr
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         runs = instance.get_run_records()
         assert len(runs) == 1 and runs[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
