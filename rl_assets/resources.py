@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -19,6 +20,7 @@ from rl_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, validate_m
 from rl_assets.warehouse.backend import WarehouseBackend, WarehouseError
 from rl_assets.warehouse.bigquery_backend import BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
+from rl_assets.warehouse.lock import holding
 from rl_assets.warehouse.sql import validate_identifier
 
 # Every asset and check that opens the warehouse runs in this concurrency pool. A DuckDB file has
@@ -52,6 +54,26 @@ class Warehouse(dg.ConfigurableResource):
         description="Tables another pipeline owns (sidecar mode: options_chain and price_data): never "
         "created; a session fails naming any that is missing (the wrong dataset).",
     )
+    lock_timeout_seconds: float = Field(
+        default=300,
+        description="How long a run (or a session outside a run) waits for another process that holds the "
+        "DuckDB file (its `<file>.lock`) before failing with the holder's pid and run.",
+    )
+    _run_hold: ExitStack = PrivateAttr(default_factory=ExitStack)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run holds the DuckDB file from its first step to its last: another process (a CLI or
+        # Python run outside the queue) cannot write between two of its steps. Once per run with
+        # the in-process executor. BigQuery takes concurrent runs: partitions are replaced atomically.
+        if self.backend == "duckdb" and context.run is not None:
+            self._run_hold.enter_context(self._duckdb_hold(f"run {context.run.run_id}", context.log.warning))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_hold.close()
+
+    def _duckdb_hold(self, purpose: str, log=None):
+        require_writable_file(self.duckdb_path)
+        return holding(self.duckdb_path, purpose, self.lock_timeout_seconds, log or dg.get_dagster_logger().warning)
 
     @contextmanager
     def session(self) -> Iterator[WarehouseBackend]:
@@ -65,11 +87,13 @@ class Warehouse(dg.ConfigurableResource):
                 backend.ensure_tables(self.external_tables)
                 yield backend
             return
-        require_writable_file(self.duckdb_path)
+        # Inside a run this reuses the run's hold; outside one (tests, sensors, notebooks) it holds
+        # the file for the session.
+        hold = self._duckdb_hold(f"a session of {Path(sys.argv[0]).name}")
         # dagster-duckdb's resource retries while another process holds the file's lock. It does
         # not close the connection when the body raises, so close it here (closing twice is fine).
         memory_limit = validate_memory_limit(self.duckdb_memory_limit)
-        with DuckDBResource(
+        with hold, DuckDBResource(
             database=self.duckdb_path, connection_config={"memory_limit": memory_limit}
         ).get_connection() as connection:
             try:

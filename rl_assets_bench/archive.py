@@ -217,12 +217,12 @@ def asset_direct(db_path: str, tickers: int, day: str, profile: bool = False) ->
     events: list = []
     if profile:
         _install_profiler(events)
-    context = dg.build_asset_context(partition_key=day, resources=_resources(db_path, tickers))
-    warm_duckdb_python()
-    baseline, load = rss_now_mb_rounded(), load_average()
-    cpu, started = cpu_seconds(), time.perf_counter()
-    result = options_chain_history(context, config=ArchiveConfig())
-    finished, cpu = time.perf_counter(), cpu_seconds() - cpu
+    with dg.build_asset_context(partition_key=day, resources=_resources(db_path, tickers)) as context:
+        warm_duckdb_python()
+        baseline, load = rss_now_mb_rounded(), load_average()
+        cpu, started = cpu_seconds(), time.perf_counter()
+        result = options_chain_history(context, config=ArchiveConfig())
+        finished, cpu = time.perf_counter(), cpu_seconds() - cpu
     out = _timed_run(result.metadata, started, finished, cpu, load, baseline)
     if profile:
         out["breakdown"] = _breakdown(events, started, finished)

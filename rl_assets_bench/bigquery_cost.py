@@ -885,8 +885,8 @@ def record_evening(folder: str, day: dt.date = dt.date(2026, 11, 20), tickers: i
     runs = {}
     with dg.instance_for_test(temp_dir=folder) as instance:
         with recorded_statements() as recorded:
-            context = dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse})
-            automation.live_chain_sensor(context)
+            with dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}) as context:
+                automation.live_chain_sensor(context)
         runs["live_chain_sensor"] = recorded
         for job, partition in (("daily_job", day), ("labels_job", labelled)):
             job_definition = sidecar.resolve_job_def(job)

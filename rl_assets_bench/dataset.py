@@ -112,11 +112,11 @@ def asset(db_path: str, day: str) -> dict:
     from rl_assets.assets.dataset import rl_dataset
     from rl_assets.resources import Warehouse
 
-    context = dg.build_asset_context(
+    with dg.build_asset_context(
         partition_key=day, resources={"warehouse": Warehouse(duckdb_path=db_path, dataset=DATASET)}
-    )
-    warm_duckdb_python()
-    result, timing = timed_call(rl_dataset, context)
+    ) as context:
+        warm_duckdb_python()
+        result, timing = timed_call(rl_dataset, context)
     metadata = {key: getattr(value, "value", value) for key, value in result.metadata.items()}
     return {**timing, "rows": int(metadata["dagster/row_count"]), "hit_50_base_rate": metadata["hit_50_base_rate"]}
 

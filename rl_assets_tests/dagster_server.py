@@ -25,6 +25,7 @@ class DagsterServer:
     home: Path
     duckdb_path: Path
     log: Path
+    pid: int  # dagster dev's
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         request = urllib.request.Request(
@@ -105,9 +106,11 @@ def free_port() -> int:
 @contextmanager
 def running_dagster(folder: Path, universe: int = 2):
     """`dagster dev` on the project's workspace and dagster.yaml, with its own DAGSTER_HOME, DuckDB
-    file and model store under `folder`; stopped (the whole process group) on exit."""
+    file and model store under `folder` (a second call on the same folder restarts on the same
+    instance); stopped (the whole process group) on exit."""
     home = folder / "dagster_home"
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)
+    restart = (home / "dagster.yaml").exists()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
     env = {
@@ -119,15 +122,17 @@ def running_dagster(folder: Path, universe: int = 2):
         "RL_ASSETS_UNIVERSE": str(universe),
     }
     log = folder / "dagster_dev.log"
+    if log.exists():  # a restart: keep the earlier log beside it
+        log.rename(folder / f"dagster_dev.{time.time_ns()}.log")
     dagster = Path(sys.executable).with_name("dagster")
-    # As `make ui` does: the pool's limit exists before the first run is queued.
-    subprocess.run([str(dagster), "instance", "concurrency", "set", WAREHOUSE_POOL, "1"], env=env, check=True)
+    if not restart:  # as `make ui` does: the pool's limit exists before the first run is queued
+        subprocess.run([str(dagster), "instance", "concurrency", "set", WAREHOUSE_POOL, "1"], env=env, check=True)
     command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
     with open(log, "wb") as output:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = DagsterServer(f"http://127.0.0.1:{port}", home, folder / "warehouse.duckdb", log)
+    server = DagsterServer(f"http://127.0.0.1:{port}", home, folder / "warehouse.duckdb", log, process.pid)
     try:
         _wait_until_loaded(server, process)
         yield server
@@ -152,11 +157,39 @@ def _wait_until_loaded(server: DagsterServer, process: subprocess.Popen, timeout
     raise TimeoutError(f"dagster dev did not load the code location in {timeout} s: {server.log.read_text()[-3000:]}")
 
 
+def kill_process_tree(pid: int) -> list[int]:
+    """SIGKILL a process and all its descendants at once, as a crash or an OOM kill of the whole
+    tree would (nothing gets to clean up); returns their pids. Frozen first, so none forks or
+    exits in between."""
+    tree = [pid]
+    children = _children()
+    for parent in tree:
+        tree.extend(children.get(parent, []))
+    for signal_number in (signal.SIGSTOP, signal.SIGKILL):
+        for member in tree:
+            try:
+                os.kill(member, signal_number)
+            except ProcessLookupError:
+                pass
+    return tree
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return children
+
+
 def _stop(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: dagster dev stops its children
         process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, ProcessLookupError):
         pass
     finally:
         try:

@@ -199,8 +199,10 @@ def test_sidecar_cannot_backfill_past_chains(sidecar):
 
 
 def evaluate(sensor_resources: dict, cursor: str | None = None):
-    with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=sensor_resources)
+    # The Warehouse resource has a teardown (the DuckDB lock), so its context opens with `with`.
+    with dg.instance_for_test() as instance, dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=sensor_resources
+    ) as context:
         return live_chain_sensor(context)
 
 

@@ -15,7 +15,9 @@ from rl_assets import calendar
 from rl_assets.definitions import defs
 from rl_assets.settings import REPO_ROOT
 from rl_assets_tests.conftest import DAY
-from rl_assets_tests.dagster_server import running_dagster
+from rl_assets.partitions import range_run_tags
+from rl_assets.warehouse import lock
+from rl_assets_tests.dagster_server import kill_process_tree, running_dagster
 
 CHROMIUM = os.environ.get("RL_ASSETS_CHROMIUM", "/usr/bin/chromium")
 ASSETS = sorted(spec.key.to_user_string() for spec in defs.resolve_all_asset_specs())
@@ -137,12 +139,48 @@ def test_a_long_backfill_from_the_cli_is_one_run_with_progress_in_its_log(tmp_pa
         str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "rl_assets.definitions",
         "--select", "options_chain_history", "--partition-range", f"{start}...{end}",
     ]  # fmt: skip
-    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # Another process holds the DuckDB file as the CLI run starts: the run waits for it, says
+    # who holds it, and goes on once it is released (here as soon as the run says it waits).
+    with lock.holding(env["RL_ASSETS_DUCKDB_PATH"], "run held-by-the-test", timeout_seconds=0):
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        before_release = []
+        for line in process.stderr:
+            before_release.append(line)
+            if "waiting up to" in line:
+                break
+    stderr = "".join(before_release) + process.stderr.read()
+    assert process.wait(timeout=600) == 0, stderr[-3000:]
+    assert f"held by pid {os.getpid()} (run held-by-the-test)" in stderr
     days = calendar.trading_days(start, end)
     for number, day in enumerate(days, start=1):
-        assert f"archived {day}: " in done.stderr and f"({number}/{len(days)})" in done.stderr
+        assert f"archived {day}: " in stderr and f"({number}/{len(days)})" in stderr
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         runs = instance.get_run_records()
         assert len(runs) == 1 and runs[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
         assert instance.get_materialized_partitions(dg.AssetKey("options_chain_history")) == {str(d) for d in days}
+
+
+def test_after_the_whole_process_tree_is_killed_a_restart_fails_the_lost_run_and_runs_the_next(server):
+    """The defect: after a crash of `dagster dev` and all its children, the killed run stayed
+    STARTED for ever holding the warehouse pool's one slot, and every new run stayed QUEUED.
+    Last in this module: it kills the module's server (one `dagster dev` start fewer), then
+    restarts it on the same instance."""
+    start = calendar.shift_trading_days(DAY, -40)
+    lost = server.launch("archive_job", ["options_chain_history"], range_run_tags(start, DAY))
+    # The queued run holds the DuckDB file from its start (its worker wrote the lock file).
+    _wait(lambda: f"(run {lost})" in lock.holder(server.duckdb_path), timeout=180)
+    killed = kill_process_tree(server.pid)
+    assert len(killed) >= 4, killed  # dagster dev, webserver, daemon, code server, run worker
+    with dg.DagsterInstance.from_config(str(server.home)) as instance:
+        assert instance.get_run_by_id(lost).status == dg.DagsterRunStatus.STARTED  # killed mid-run
+
+    with running_dagster(server.home.parent) as restarted:
+        following = restarted.launch("archive_job", ["price_data"], {"dagster/partition": str(DAY)})
+        finished = restarted.wait_for([lost, following])
+    assert finished[lost]["status"] == "FAILURE", restarted.log
+    assert finished[following]["status"] == "SUCCESS", restarted.log
+    with dg.DagsterInstance.from_config(str(server.home)) as instance:
+        failure = instance.all_logs(lost, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert "run worker (pid" in failure[-1].message and "no longer exists" in failure[-1].message
