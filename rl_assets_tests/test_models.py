@@ -275,7 +275,7 @@ def test_a_registry_row_pointing_at_another_models_artifact_is_refused(warehouse
         warehouse, store, "baseline_model", _small_payloads()["ppo_agent"], train_end=dt.date(2025, 8, 29),
         usable_from=dt.date(2025, 9, 4),
     )  # fmt: skip
-    with pytest.raises(ArtifactError, match=r"baseline_model v3 .*holds a 'ppo_actor_critic' model; .* 'hit_classifier'"):
+    with pytest.raises(ArtifactError, match=r"baseline_model v3 .*holds a 'ppo_actor_critic' model; .*needs"):
         load_version(wrong_kind, "hit_classifier")
     # Artifacts written before they carried an identity: v<version>.pt under the model's folder.
     legacy = store / "baseline_model" / "v4.pt"
@@ -288,8 +288,9 @@ def test_a_registry_row_pointing_at_another_models_artifact_is_refused(warehouse
     with pytest.raises(ArtifactError, match="does not say which model it holds"):
         load_version(misplaced)
     Path(baseline.artifact_uri).unlink()
-    with pytest.raises(ArtifactError, match=rf"baseline_model v1 \(artifact {baseline.artifact_uri}\): cannot be loaded"):
+    with pytest.raises(ArtifactError) as missing:
         load_version(baseline)
+    assert str(missing.value).startswith(f"baseline_model v1 (artifact {baseline.artifact_uri}): cannot be loaded: ")
 
 
 # ---- reproducibility ------------------------------------------------------------------------------
