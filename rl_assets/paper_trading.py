@@ -11,8 +11,8 @@ such, never filled from a later model.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from rl_assets.archive import replace_date_range
 from rl_assets.baseline import HitClassifier, predict_proba
 from rl_assets.evaluation import interval_dict, mean_interval
 from rl_assets.features import Scaler
-from rl_assets.model_store import ModelVersion, load_artifact, usable_version
+from rl_assets.model_store import ArtifactError, ModelVersion, load_version, usable_version
 from rl_assets.ppo import ActorCritic, take_probability
 from rl_assets.warehouse.backend import PAPER_TRADES_STAGING
 
@@ -77,28 +77,69 @@ def build_recommendations(warehouse, start: dt.date, end: dt.date, rules: Screen
     return {str(day): by_day.get(day, 0) for day in calendar.trading_days(start, end)}
 
 
-@lru_cache(maxsize=16)
-def _scorer(artifact_uri: str):
-    artifact = load_artifact(artifact_uri)
-    scaler = Scaler.from_dict(artifact["scaler"])
-    if artifact["kind"] == "hit_classifier":
-        model = HitClassifier(artifact["n_features"], artifact["hidden"])
-        model.load_state_dict(artifact["state_dict"])
-        return lambda frame: predict_proba(model.eval(), scaler.transform(frame))
-    if artifact["kind"] == "ppo_actor_critic":
-        model = ActorCritic(artifact["n_observations"], artifact["hidden"])
-        model.load_state_dict(artifact["state_dict"])
-        return lambda frame: take_probability(model.eval(), scaler.transform(frame))
-    raise ValueError(f"{artifact_uri}: unknown model kind {artifact['kind']!r}")
+MODEL_KINDS = {"ppo_agent": "ppo_actor_critic", "baseline_model": "hit_classifier"}  # what each model's artifact holds
+Scorer = Callable[[pd.DataFrame], np.ndarray]
 
 
-def pick(candidates: pd.DataFrame, version: ModelVersion, day: dt.date, picks_per_day: int) -> pd.DataFrame:
-    """The version's top `picks_per_day` candidates of `day` by score (ties by contract symbol)."""
+def load_scorer(version: ModelVersion) -> Scorer:
+    """The version's scoring function (candidates -> score), from its artifact; ArtifactError
+    (naming model, version and file) if the artifact is missing, unreadable, another model's, of
+    the wrong kind or incomplete."""
+    artifact = load_version(version, MODEL_KINDS.get(version.model_name))
+    try:
+        scaler = Scaler.from_dict(artifact["scaler"])
+        if artifact["kind"] == "hit_classifier":
+            model = HitClassifier(artifact["n_features"], artifact["hidden"])
+            model.load_state_dict(artifact["state_dict"])
+            return lambda frame: predict_proba(model.eval(), scaler.transform(frame))
+        if artifact["kind"] == "ppo_actor_critic":
+            model = ActorCritic(artifact["n_observations"], artifact["hidden"])
+            model.load_state_dict(artifact["state_dict"])
+            return lambda frame: take_probability(model.eval(), scaler.transform(frame))
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:  # a field missing or weights of another shape
+        raise ArtifactError(version, f"incomplete or inconsistent artifact: {type(error).__name__}: {error}") from error
+    raise ArtifactError(version, f"unknown model kind {artifact['kind']!r}")
+
+
+class Scorers:
+    """Each version's scorer, loaded once per run. A version whose artifact cannot be loaded is
+    remembered with the reason and the days its picks were skipped (`skipped`)."""
+
+    def __init__(self):
+        self._loaded: dict[tuple[str, int, str], Scorer | ArtifactError] = {}
+        self.skipped: dict[tuple[str, int], dict] = {}
+
+    def get(self, version: ModelVersion, day: dt.date) -> Scorer:
+        """The version's scorer; ArtifactError (also recorded in `skipped` for `day`) if its
+        artifact cannot be loaded."""
+        key = (version.model_name, version.version, version.artifact_uri)
+        if key not in self._loaded:
+            try:
+                self._loaded[key] = load_scorer(version)
+            except ArtifactError as error:
+                self._loaded[key] = error
+        loaded = self._loaded[key]
+        if isinstance(loaded, ArtifactError):
+            entry = self.skipped.setdefault(
+                (version.model_name, version.version),
+                {"model_name": version.model_name, "version": version.version,
+                 "artifact_uri": version.artifact_uri, "reason": loaded.reason, "days": []},
+            )  # fmt: skip
+            entry["days"].append(str(day))
+            raise loaded
+        return loaded
+
+
+def pick(
+    candidates: pd.DataFrame, version: ModelVersion, day: dt.date, picks_per_day: int, scorer: Scorer | None = None
+) -> pd.DataFrame:
+    """The version's top `picks_per_day` candidates of `day` by score (ties by contract symbol);
+    `scorer` is the version's (loaded from its artifact if not given)."""
     if version.usable_from > day:  # the registry query already guarantees it; a pick must never break it
         raise RuntimeError(
             f"{version.model_name} v{version.version} is usable from {version.usable_from}, not on {day}"
         )
-    scored = candidates.assign(score=_scorer(version.artifact_uri)(candidates))
+    scored = candidates.assign(score=(scorer or load_scorer(version))(candidates))
     top = scored.sort_values(["score", "contract_symbol"], ascending=[False, True]).head(picks_per_day)
     picks = pd.DataFrame(
         {
@@ -124,40 +165,61 @@ def record_paper_trades(
     recorded_at: pd.Timestamp,
     models: tuple[str, ...] = MODELS,
     repick: bool = False,
+    scorers: Scorers | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Record each day's picks for each model (days already recorded are kept unless `repick`),
-    then resolve every open trade of the days whose rl_dataset row exists. Returns, per day and
-    model, what happened."""
+    """Record each day's picks for each model, then resolve every open trade of the days whose
+    rl_dataset row exists. Returns, per day and model, what happened.
+
+    A day's picks of a model, once recorded, are kept (they were made before the outcome was
+    known) unless `repick`; a (day, model) without picks is tried again, so a re-run fills what an
+    earlier one skipped. A model whose artifact cannot be loaded is skipped for the day, with the
+    reason (model, version, file) in the report and in `scorers.skipped`: the other models' picks
+    are recorded all the same, and that model's earlier picks of the day, if any, are kept.
+    Rows kept on a day that is partly re-recorded are written back as they were and resolved again
+    (same outcome, from rl_dataset; resolved_at becomes this run's)."""
     if picks_per_day < 1:
         raise ValueError(f"picks_per_day must be >= 1; got {picks_per_day}")
+    scorers = scorers if scorers is not None else Scorers()
     window = {"start_date": days[0], "end_date": days[-1]}
     recorded = warehouse.query("paper_trades_days", window)
-    already = {pd.Timestamp(d).date() for d in recorded["trade_date"]}
-    todo = [d for d in days if repick or d not in already]
+    already = {(pd.Timestamp(d).date(), m) for d, m in zip(recorded["trade_date"], recorded["model_name"], strict=True)}
     report: dict[str, dict[str, str]] = {str(d): {} for d in days}
+    rows, replaced = [], {}  # replaced: day -> the models whose picks of that day this run writes
     for day in days:
-        if day not in todo:
-            report[str(day)] = {m: "already recorded" for m in models}
-    rows = []
-    for day in todo:
+        todo = [m for m in models if repick or (day, m) not in already]
+        report[str(day)] = {m: "already recorded" for m in models if m not in todo}
+        if not todo:
+            continue
         candidates = warehouse.query("recommended_states", {"start_date": day, "end_date": day})
-        for model in models:
+        replaced[day] = []
+        for model in todo:
             version = usable_version(warehouse, model, day)
             if candidates.empty:
                 report[str(day)][model] = "no recommendations"
             elif version is None:
                 report[str(day)][model] = "no usable model version"
             else:
-                chosen = pick(candidates, version, day, picks_per_day)
+                try:
+                    scorer = scorers.get(version, day)
+                except ArtifactError as error:
+                    report[str(day)][model] = f"skipped: {error}"
+                    continue  # not replaced: picks recorded earlier, if any, stay
+                chosen = pick(candidates, version, day, picks_per_day, scorer)
                 rows.append(chosen)
                 report[str(day)][model] = (
                     f"{len(chosen)} picks by v{version.version} (usable from {version.usable_from})"
                 )
-    if todo:
+            replaced[day].append(model)
+        report[str(day)] = {m: report[str(day)][m] for m in models}  # in the models' order
+    replaced = {day: chosen for day, chosen in replaced.items() if chosen}
+    if replaced:
         frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=PICK_COLUMNS)
         frame["recorded_at"] = pd.Timestamp(recorded_at)
+        kept = _kept_picks(warehouse, already, replaced)
+        if not kept.empty:
+            frame = pd.concat([frame, kept], ignore_index=True)
         # Replace each run of consecutive trading days to (re)record in one transaction.
-        for start, end in _runs(todo):
+        for start, end in _runs(sorted(replaced)):
             part = frame[(frame["trade_date"] >= start) & (frame["trade_date"] <= end)]
             replace_date_range(
                 warehouse, part, start, end,
@@ -167,6 +229,21 @@ def record_paper_trades(
             )  # fmt: skip
     resolve_paper_trades(warehouse, days[0], days[-1], recorded_at)
     return report
+
+
+def _kept_picks(warehouse, already: set, replaced: dict[dt.date, list[str]]) -> pd.DataFrame:
+    """The recorded picks, as recorded, of the days about to be replaced whose model is not
+    re-recorded (read only if there are any)."""
+    kept = {(day, model) for day, model in already if day in replaced and model not in replaced[day]}
+    if not kept:
+        return pd.DataFrame()
+    dates = sorted(day for day, _ in kept)
+    rows = warehouse.query("paper_trades_window", {"start_date": dates[0], "end_date": dates[-1]})
+    rows["trade_date"] = pd.to_datetime(rows["trade_date"]).dt.date
+    rows["model_usable_from"] = pd.to_datetime(rows["model_usable_from"]).dt.date
+    rows["recorded_at"] = pd.to_datetime(rows["recorded_at"], utc=True)  # as the new picks' (stored as UTC)
+    keep = [(d, m) in kept for d, m in zip(rows["trade_date"], rows["model_name"], strict=True)]
+    return rows.loc[keep, [*PICK_COLUMNS, "recorded_at"]]
 
 
 def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:

@@ -863,8 +863,15 @@ def record_evening(folder: str, day: dt.date = dt.date(2026, 11, 20), tickers: i
         update_technicals(wh, before)
         build_rl_state(wh, before[0], before[-1])
         build_recommendations(wh, before[0], before[-1], ScreenerRules())
-        pick = dict(zip(PICK_COLUMNS, [labelled, "PICK", "TICK", "ppo_agent", 1, labelled, 1, 0.5, 1.0], strict=True))
-        picks = pd.DataFrame([{**pick, "recorded_at": pd.Timestamp(labelled).tz_localize("UTC")}])
+        picks = pd.DataFrame(  # both models' picks, recorded three sessions ago
+            [
+                {
+                    **dict(zip(PICK_COLUMNS, [labelled, "PICK", "TICK", model, 1, labelled, 1, 0.5, 1.0], strict=True)),
+                    "recorded_at": pd.Timestamp(labelled).tz_localize("UTC"),
+                }
+                for model in ("ppo_agent", "baseline_model")
+            ]
+        )
         replace_date_range(
             wh, picks, labelled, labelled, staging_table=PAPER_TRADES_STAGING,
             delete_statement="delete_paper_trades_range", insert_statement="insert_paper_trades",

@@ -4,10 +4,13 @@ skill on the planted-signal market and none on the null market, and the two asse
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 import gymnasium as gym
 import numpy as np
 import pandas as pd
@@ -20,7 +23,16 @@ from rl_assets import automation, calendar
 from rl_assets.assets.models import TrainingConfig, baseline_model, ppo_agent
 from rl_assets.baseline import BaselineConfig, HitClassifier, predict_proba, train_classifier
 from rl_assets.features import STATE_FEATURES, Scaler
-from rl_assets.model_store import load_artifact, register, usable_from, usable_version, versions
+from rl_assets.model_store import (
+    ArtifactError,
+    load_artifact,
+    load_version,
+    register,
+    save_artifact,
+    usable_from,
+    usable_version,
+    versions,
+)
 from rl_assets.ppo import ActorCritic, PPOConfig, take_probability, train_ppo
 from rl_assets.resources import ModelStore, Warehouse
 from rl_assets.retraining import ModelVersionState
@@ -35,7 +47,7 @@ from rl_assets.training import (
     score_baseline,
     score_ppo,
 )
-from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets.warehouse.duckdb_backend import DuckDBBackend, open_duckdb
 
 SMALL_PPO = PPOConfig(n_envs=256, n_steps=32, total_steps=300_000, minibatch_size=4096)
 
@@ -157,6 +169,130 @@ def test_registry_round_trip_and_the_usable_from_rule(warehouse, tmp_path, episo
         load_artifact(str(tmp_path / "nope.pt"))
 
 
+def _small_payloads() -> dict[str, dict]:
+    """A hit classifier and a PPO actor-critic (tiny, real torch modules), as training stores them."""
+    features = np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32)
+    classifier = train_classifier(features, features[:, 0] > 0.5, BaselineConfig(epochs=1))
+    agent = ActorCritic(7, 8)
+    return {
+        "baseline_model": {"kind": "hit_classifier", "state_dict": classifier.state_dict(), "n_features": 5,
+                           "hidden": classifier.hidden},
+        "ppo_agent": {"kind": "ppo_actor_critic", "state_dict": agent.state_dict(), "n_observations": 7, "hidden": 8},
+    }  # fmt: skip
+
+
+WINDOW = {"train_start": dt.date(2025, 6, 2), "train_end": dt.date(2025, 6, 30), "usable_from": dt.date(2025, 7, 7)}
+
+
+def _register(wh, location, model_name: str, payload: dict | None = None, **window):
+    return register(
+        wh, location=str(location), model_name=model_name, payload=payload or _small_payloads()[model_name],
+        metrics={}, **{**WINDOW, **window},
+    )  # fmt: skip
+
+
+def _files(location) -> set[str]:
+    return {str(p) for p in Path(location).rglob("*") if p.is_file()}
+
+
+def test_two_warehouses_sharing_one_store_both_register_v1(warehouse, tmp_path):
+    """A fresh warehouse (after `make clean`, which keeps data/models) or a second
+    RL_ASSETS_DUCKDB_PATH numbers its versions from 1 again; the store holds the other's v1 and
+    an artifact of the old naming (v1.pt). Each gets a file of its own; nothing is overwritten."""
+    store = tmp_path / "models"
+    legacy = store / "baseline_model" / "v1.pt"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(b"an artifact of an earlier warehouse")
+    with open_duckdb(str(tmp_path / "other.duckdb"), "rl_test") as other:
+        other.ensure_tables()
+        theirs = _register(other, store, "baseline_model")
+        ours = _register(warehouse, store, "baseline_model")
+        assert (theirs.version, ours.version) == (1, 1)
+        assert theirs.artifact_uri != ours.artifact_uri
+        assert _files(store) == {str(legacy), theirs.artifact_uri, ours.artifact_uri}
+        assert legacy.read_bytes() == b"an artifact of an earlier warehouse"
+        assert Path(ours.artifact_uri).name.startswith("v1-")
+        for wh, version in ((warehouse, ours), (other, theirs)):
+            (registered,) = versions(wh, "baseline_model")
+            assert registered.artifact_uri == version.artifact_uri
+            artifact = load_version(registered, "hit_classifier")
+            assert (artifact["model_name"], artifact["version"]) == ("baseline_model", 1)
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        save_artifact(ours.artifact_uri, {"kind": "hit_classifier"})
+
+
+def test_a_registration_that_dies_after_saving_leaves_a_harmless_orphan(warehouse, tmp_path):
+    """The artifact is saved, then the registry write fails (here: a read-only copy of the
+    warehouse): the file is an orphan, in no registry row. It blocks no later version, and is
+    never overwritten."""
+    store = tmp_path / "models"
+    path = str(tmp_path / "read_only.duckdb")
+    read_only = DuckDBBackend(duckdb.connect(path), "rl_test")
+    read_only.ensure_tables()
+    read_only.connection.close()
+    read_only.connection = duckdb.connect(path, read_only=True)  # reads work; the registry write fails
+    try:
+        with pytest.raises(duckdb.Error, match="read-only"):
+            _register(read_only, store, "ppo_agent")
+    finally:
+        read_only.connection.close()
+    (orphan,) = _files(store)
+    orphan_bytes = Path(orphan).read_bytes()
+    first = _register(warehouse, store, "ppo_agent")
+    second = _register(warehouse, store, "ppo_agent", train_end=dt.date(2025, 7, 31), usable_from=dt.date(2025, 8, 6))
+    assert (first.version, second.version) == (1, 2)
+    registered = {v.artifact_uri for v in versions(warehouse, "ppo_agent")}
+    assert registered == {first.artifact_uri, second.artifact_uri}
+    assert _files(store) - registered == {orphan}  # orphans: files no registry row names
+    assert Path(orphan).read_bytes() == orphan_bytes
+
+
+def test_a_registry_row_pointing_at_another_models_artifact_is_refused(warehouse, tmp_path):
+    """baseline_model v2 registered with ppo_agent's file (a hand edit, a copied registry): loading
+    it names both and refuses; so does an artifact of the wrong kind, one of no stated identity
+    outside its own path, and a missing file; an artifact of the old naming loads by its path."""
+    store = tmp_path / "models"
+    baseline = _register(warehouse, store, "baseline_model")
+    ppo = _register(warehouse, store, "ppo_agent")
+    warehouse.execute(
+        "insert_model_registry",
+        {
+            "model_name": "baseline_model", "version": 2, "trained_at": pd.Timestamp.now(tz="UTC").to_pydatetime(),
+            "train_start": dt.date(2025, 6, 2), "train_end": dt.date(2025, 7, 31), "usable_from": dt.date(2025, 8, 6),
+            "metrics": "{}", "artifact_uri": ppo.artifact_uri,
+        },
+    )  # fmt: skip
+    pointing_elsewhere = usable_version(warehouse, "baseline_model", dt.date(2025, 8, 6))
+    assert pointing_elsewhere.version == 2
+    with pytest.raises(ArtifactError) as refused:
+        load_version(pointing_elsewhere, "hit_classifier")
+    assert str(refused.value) == (
+        f"baseline_model v2 (artifact {ppo.artifact_uri}): the registry row is baseline_model v2 but the artifact "
+        "holds ppo_agent v1: refusing another model's weights"
+    )
+    load_version(baseline, "hit_classifier")  # the right row loads
+    wrong_kind = _register(  # PPO weights registered under the baseline's name
+        warehouse, store, "baseline_model", _small_payloads()["ppo_agent"], train_end=dt.date(2025, 8, 29),
+        usable_from=dt.date(2025, 9, 4),
+    )  # fmt: skip
+    with pytest.raises(ArtifactError, match=r"baseline_model v3 .*holds a 'ppo_actor_critic' model; .*needs"):
+        load_version(wrong_kind, "hit_classifier")
+    # Artifacts written before they carried an identity: v<version>.pt under the model's folder.
+    legacy = store / "baseline_model" / "v4.pt"
+    torch.save(_small_payloads()["baseline_model"], legacy)
+    elsewhere = store / "ppo_agent" / "v4.pt"
+    shutil.copy(legacy, elsewhere)
+    legacy_version = dataclasses.replace(baseline, version=4, artifact_uri=str(legacy))
+    assert load_version(legacy_version, "hit_classifier")["kind"] == "hit_classifier"
+    misplaced = dataclasses.replace(legacy_version, artifact_uri=str(elsewhere))
+    with pytest.raises(ArtifactError, match="does not say which model it holds"):
+        load_version(misplaced)
+    Path(baseline.artifact_uri).unlink()
+    with pytest.raises(ArtifactError) as missing:
+        load_version(baseline)
+    assert str(missing.value).startswith(f"baseline_model v1 (artifact {baseline.artifact_uri}): cannot be loaded: ")
+
+
 # ---- reproducibility ------------------------------------------------------------------------------
 
 
@@ -257,7 +393,8 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
             version=1, train_end=last_snapshot, usable_from=calendar.shift_trading_days(last_label_end, 1)
         )
         assert "data:image/png;base64," in metadata["out_of_sample"]
-        assert (tmp_path / "models" / name / "v1.pt").exists()
+        assert metadata["artifact_uri"].startswith(str(tmp_path / "models" / name / "v1-"))
+        assert Path(metadata["artifact_uri"]).exists()
     with open_duckdb(path, "rl_test") as wh:
         assert [v.version for v in versions(wh, "ppo_agent")] == [1]
         artifact = load_artifact(versions(wh, "ppo_agent")[0].artifact_uri)

@@ -1,11 +1,13 @@
 """Paper trading on the null synthetic market (conftest's null_market, copied per module):
 recommendations through the screener, model selection by usable_from (also in a backfill),
-resolution with the shared reward, days without a model or without recommendations, performance,
-and the three assets end to end."""
+resolution with the shared reward, days without a model or without recommendations, a model whose
+artifact is corrupt (skipped, the other recorded, the check failed), performance, and the three
+assets end to end."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -28,40 +30,54 @@ from rl_assets_tests.history import table
 RECORDED_AT = pd.Timestamp("2026-11-24 21:00", tz="UTC")
 
 
-@pytest.fixture(scope="module")
-def market(null_market, tmp_path_factory):
-    """A copy of the null market's warehouse with two walk-forward versions of each model."""
-    path = str(tmp_path_factory.mktemp("paper") / "warehouse.duckdb")
+def _train_and_register(wh, labelled: pd.DataFrame, cutoff, location: str) -> dict:
+    """A small version of each model, trained by the real code on the labels known before
+    `cutoff`, registered with its artifact in `location`; the versions by model name."""
+    rows = labelled[labelled["label_end_date"] < cutoff]
+    scaler = Scaler.fit(rows)
+    classifier = train_classifier(scaler.transform(rows), rows["hit_50"].astype(bool), BaselineConfig(epochs=1))
+    agent, _ = train_ppo(
+        candidate_days(rows, scaler, 16), PPOConfig(n_envs=64, n_steps=16, total_steps=4096, minibatch_size=512)
+    )
+    common = {
+        "train_start": min(rows["snapshot_date"]), "train_end": max(rows["snapshot_date"]),
+        "usable_from": usable_from(rows["label_end_date"]), "metrics": {"cutoff": str(cutoff)},
+    }  # fmt: skip
+    return {
+        "baseline_model": register(
+            wh, location=location, model_name="baseline_model", **common,
+            payload={"kind": "hit_classifier", "state_dict": classifier.state_dict(),
+                     "n_features": classifier.n_features, "hidden": classifier.hidden, "scaler": scaler.to_dict()},
+        ),
+        "ppo_agent": register(
+            wh, location=location, model_name="ppo_agent", **common,
+            payload={"kind": "ppo_actor_critic", "state_dict": agent.state_dict(),
+                     "n_observations": agent.n_observations, "hidden": agent.hidden, "scaler": scaler.to_dict()},
+        ),
+    }  # fmt: skip
+
+
+def _copy_market(null_market, tmp_path_factory, name: str) -> dict:
+    path = str(tmp_path_factory.mktemp(name) / "warehouse.duckdb")
     shutil.copy(null_market["path"], path)
     dataset = null_market["dataset"]
     labelled = dataset[dataset["reward"].notna()].copy()
     labelled["label_end_date"] = pd.to_datetime(labelled["label_end_date"]).dt.date
     days = sorted(labelled["snapshot_date"].unique())
+    return {"path": path, "days": days, "dataset": dataset, "labelled": labelled}
+
+
+@pytest.fixture(scope="module")
+def market(null_market, tmp_path_factory):
+    """A copy of the null market's warehouse with two walk-forward versions of each model."""
+    market = _copy_market(null_market, tmp_path_factory, "paper")
+    days = market["days"]
     cutoffs = [days[120], days[160]]  # each version trains on labels known before its cutoff
     location = str(tmp_path_factory.mktemp("models"))
-    with open_duckdb(path, "rl_test") as wh:
+    with open_duckdb(market["path"], "rl_test") as wh:
         for cutoff in cutoffs:
-            rows = labelled[labelled["label_end_date"] < cutoff]
-            scaler = Scaler.fit(rows)
-            classifier = train_classifier(scaler.transform(rows), rows["hit_50"].astype(bool), BaselineConfig(epochs=1))
-            agent, _ = train_ppo(
-                candidate_days(rows, scaler, 16), PPOConfig(n_envs=64, n_steps=16, total_steps=4096, minibatch_size=512)
-            )
-            common = {
-                "train_start": min(rows["snapshot_date"]), "train_end": max(rows["snapshot_date"]),
-                "usable_from": usable_from(rows["label_end_date"]), "metrics": {"cutoff": str(cutoff)},
-            }  # fmt: skip
-            register(
-                wh, location=location, model_name="baseline_model", **common,
-                payload={"kind": "hit_classifier", "state_dict": classifier.state_dict(),
-                         "n_features": classifier.n_features, "hidden": classifier.hidden, "scaler": scaler.to_dict()},
-            )  # fmt: skip
-            register(
-                wh, location=location, model_name="ppo_agent", **common,
-                payload={"kind": "ppo_actor_critic", "state_dict": agent.state_dict(),
-                         "n_observations": agent.n_observations, "hidden": agent.hidden, "scaler": scaler.to_dict()},
-            )  # fmt: skip
-    return {"path": path, "days": days, "cutoffs": cutoffs, "dataset": dataset, "labelled": labelled}
+            _train_and_register(wh, market["labelled"], cutoff, location)
+    return {**market, "cutoffs": cutoffs}
 
 
 def test_screener_rules_are_applied_and_bad_rules_refused(market):
@@ -205,3 +221,97 @@ def test_assets_screen_pick_and_track(market):
     with open_duckdb(market["path"], "rl_test") as wh:
         stored = table(wh, "paper_trading_performance", "model_name, trade_date")
     assert set(stored["model_name"]) >= {"ppo_agent", "baseline_model", "all_recommendations"}
+
+
+# ---- a corrupt artifact --------------------------------------------------------------------------
+
+CORRUPTIONS = {
+    "truncated": lambda data: data[: len(data) // 2],
+    "garbage": lambda data: bytes(range(256)) * 64,
+    "missing": None,
+}
+
+
+@pytest.fixture(scope="module")
+def one_version_each(null_market, tmp_path_factory):
+    """Another copy of the null market with one version of each model (whose artifacts the tests
+    corrupt and restore) and recommendations for a few days on which both are usable."""
+    market = _copy_market(null_market, tmp_path_factory, "corrupt")
+    location = str(tmp_path_factory.mktemp("corrupt_models"))
+    with open_duckdb(market["path"], "rl_test") as wh:
+        versions = _train_and_register(wh, market["labelled"], market["days"][120], location)
+        first_usable = max(v.usable_from for v in versions.values())
+        run = [d for d in market["days"] if d >= first_usable][:4]
+        build_recommendations(wh, run[0], run[-1], ScreenerRules())
+    return {**market, "versions": versions, "run": run}
+
+
+def _picks_of(wh, day) -> pd.DataFrame:
+    picks = table(wh, "paper_trades", "trade_date, model_name, pick_rank")
+    return picks[pd.to_datetime(picks["trade_date"]).dt.date == day].reset_index(drop=True)
+
+
+def test_a_corrupt_artifact_skips_its_models_picks_only_and_names_model_version_and_file(one_version_each):
+    """Truncated, garbage or missing: ppo_agent's picks of the day are skipped with a reason that
+    names the model, the version and the file; the baseline's are recorded. With the file restored,
+    a re-run makes the skipped picks and keeps the recorded ones as they were."""
+    ppo = one_version_each["versions"]["ppo_agent"]
+    path, path_db = Path(ppo.artifact_uri), one_version_each["path"]
+    original = path.read_bytes()
+    later = RECORDED_AT + pd.Timedelta(days=1)
+    for day, (how, corrupt) in zip(one_version_each["run"], CORRUPTIONS.items(), strict=False):
+        if corrupt is None:
+            path.unlink()
+        else:
+            path.write_bytes(corrupt(original))
+        try:
+            with open_duckdb(path_db, "rl_test") as wh:
+                report = record_paper_trades(wh, [day], picks_per_day=3, recorded_at=RECORDED_AT)
+                first = _picks_of(wh, day)
+        finally:
+            path.write_bytes(original)
+        assert report[str(day)]["baseline_model"].startswith("3 picks by v1"), (how, report)
+        assert report[str(day)]["ppo_agent"].startswith(
+            f"skipped: ppo_agent v1 (artifact {ppo.artifact_uri}): cannot be loaded: "
+        ), (how, report)
+        assert list(first["model_name"]) == ["baseline_model"] * 3, how
+        with open_duckdb(path_db, "rl_test") as wh:
+            again = record_paper_trades(wh, [day], picks_per_day=3, recorded_at=later)
+            second = _picks_of(wh, day)
+        assert again[str(day)]["baseline_model"] == "already recorded"
+        assert again[str(day)]["ppo_agent"].startswith("3 picks by v1"), (how, again)
+        kept = second[second["model_name"] == "baseline_model"].reset_index(drop=True)
+        columns = ["trade_date", "contract_symbol", "model_version", "pick_rank", "score", "entry_price", "recorded_at"]
+        pd.testing.assert_frame_equal(kept[columns], first[columns])
+        made = second[second["model_name"] == "ppo_agent"]
+        assert len(made) == 3 and (pd.to_datetime(made["recorded_at"], utc=True) == later).all()
+
+
+def test_the_asset_records_the_other_models_picks_and_fails_its_check(one_version_each):
+    """The run succeeds (the labels and the other model keep coming); the failure shows as a failed
+    ERROR check and in the metadata, naming model, version, file, reason and day."""
+    baseline = one_version_each["versions"]["baseline_model"]
+    day = one_version_each["run"][-1]
+    path = Path(baseline.artifact_uri)
+    original = path.read_bytes()
+    path.write_bytes(CORRUPTIONS["garbage"](original))
+    try:
+        result = dg.materialize(
+            [paper_trades],
+            resources={"warehouse": Warehouse(duckdb_path=one_version_each["path"], dataset="rl_test")},
+            partition_key=str(day),
+        )
+    finally:
+        path.write_bytes(original)
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "every_model_loaded" and not check.passed
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    (skipped,) = check.metadata["skipped_models"].value
+    assert skipped["model_name"] == "baseline_model" and skipped["version"] == 1
+    assert skipped["artifact_uri"] == baseline.artifact_uri and skipped["days"] == [str(day)]
+    assert skipped["reason"].startswith("cannot be loaded: ")
+    (event,) = result.asset_materializations_for_node("paper_trades")
+    assert event.metadata["skipped_models"].value == [skipped]
+    with open_duckdb(one_version_each["path"], "rl_test") as wh:
+        assert set(_picks_of(wh, day)["model_name"]) == {"ppo_agent"}

@@ -11,6 +11,7 @@ from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.models import baseline_model, ppo_agent
 from rl_assets.paper_trading import (
     PERFORMANCE_TABLE,
+    Scorers,
     ScreenerRules,
     build_recommendations,
     performance,
@@ -34,6 +35,14 @@ class ScreenerConfig(dg.Config):
     max_abs_delta: float = Field(default=ScreenerRules.max_abs_delta, description="|delta|, at most")
     max_spread_pct: float = Field(default=ScreenerRules.max_spread_pct, description="(ask - bid) / mid, at most")
     min_entry_price: float = Field(default=ScreenerRules.min_entry_price, description="ask, at least")
+
+
+EVERY_MODEL_LOADED = dg.AssetCheckSpec(
+    "every_model_loaded",
+    asset="paper_trades",
+    description="Fails (ERROR) when a model's artifact could not be loaded and its picks were skipped; the "
+    "metadata names model, version, file, reason and days. The other model's picks are recorded all the same.",
+)
 
 
 class PaperTradesConfig(dg.Config):
@@ -83,6 +92,7 @@ def recommendations(
     partitions_def=trading_days,
     deps=[recommendations, ppo_agent, baseline_model, rl_dataset],
     backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[EVERY_MODEL_LOADED],
 )
 def paper_trades(
     context: dg.AssetExecutionContext, config: PaperTradesConfig, warehouse: Warehouse
@@ -91,21 +101,49 @@ def paper_trades(
     baseline's, for comparison) among the day's recommendations, recorded with score and entry
     price before any outcome is known; resolved with the shared reward once rl_dataset[T] exists
     (re-running a recorded day only resolves it). A backfill picks each day with the version usable
-    then; a day with no usable model or no recommendations is recorded as such."""
+    then; a day with no usable model or no recommendations is recorded as such.
+
+    A model whose artifact cannot be loaded (missing, corrupt, another model's) is skipped for the
+    day and the other model's picks are still recorded: the run succeeds, so the labels and the
+    other model keep coming, and the failure shows as a failed ERROR check (every_model_loaded),
+    an error in the log and `skipped_models` in the metadata. Restore the file and re-run those
+    days: the skipped picks are made, the recorded ones kept."""
     days = partition_days(context)
     started = time.perf_counter()
+    scorers = Scorers()
     with warehouse.session() as wh:
         report = record_paper_trades(
-            wh, days, picks_per_day=config.picks_per_day, recorded_at=pd.Timestamp.now(tz="UTC"), repick=config.repick
-        )
+            wh, days, picks_per_day=config.picks_per_day, recorded_at=pd.Timestamp.now(tz="UTC"),
+            repick=config.repick, scorers=scorers,
+        )  # fmt: skip
         status = wh.query("paper_trades_days", {"start_date": days[0], "end_date": days[-1]})
+    skipped = list(scorers.skipped.values())
+    for entry in skipped:
+        context.log.error(
+            f"{entry['model_name']} v{entry['version']} (artifact {entry['artifact_uri']}): {entry['reason']}; "
+            f"its picks of {len(entry['days'])} day(s) ({entry['days'][0]} .. {entry['days'][-1]}) were skipped"
+        )
     return dg.MaterializeResult(
         metadata={
             **run_window_metadata(days, int(status["picks"].sum())),
             "resolved": int(status["resolved"].sum()),
             "by_day": dg.MetadataValue.json(report),
+            "skipped_models": dg.MetadataValue.json(skipped),
             "seconds": round(time.perf_counter() - started, 3),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=EVERY_MODEL_LOADED.name,
+                passed=not skipped,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=(
+                    "; ".join(f"{e['model_name']} v{e['version']} skipped: {e['reason']}" for e in skipped)
+                    if skipped
+                    else "every usable model version loaded"
+                ),
+                metadata={"skipped_models": dg.MetadataValue.json(skipped)},
+            )
+        ],
     )
 
 
