@@ -1,0 +1,53 @@
+-- What in a chain about to be archived would break the history or reach a label as a non-number,
+-- counted in one pass over the source (inside the archive's transaction):
+--   a contract_symbol listed more than once: refused (the history's key is (snapshot_date, contract_symbol));
+--   option_type outside 'call'/'put', NULL included: refused (downstream is_call would be false);
+--   NaN / +-inf per FLOAT64 column: archive_options_chain.sql stores them as NULL; counted here
+--   (a non-finite strike is refused: strike is NOT NULL in the history).
+-- One row; the example columns name an offending value for the refusal message.
+WITH per_symbol AS (
+    SELECT
+        contract_symbol,
+        COUNT(*) AS copies,
+        COUNTIF(option_type IS NULL) AS null_option_types,
+        COUNTIF(option_type NOT IN ('call', 'put')) AS other_option_types,
+        MIN(IF(option_type NOT IN ('call', 'put'), option_type, NULL)) AS first_other_option_type,
+        MAX(IF(option_type NOT IN ('call', 'put'), option_type, NULL)) AS last_other_option_type,
+        COUNTIF(IS_NAN(strike) OR IS_INF(strike)) AS non_finite_strike,
+        COUNTIF(IS_NAN(bid) OR IS_INF(bid)) AS non_finite_bid,
+        COUNTIF(IS_NAN(ask) OR IS_INF(ask)) AS non_finite_ask,
+        COUNTIF(IS_NAN(mid) OR IS_INF(mid)) AS non_finite_mid,
+        COUNTIF(IS_NAN(last) OR IS_INF(last)) AS non_finite_last,
+        COUNTIF(IS_NAN(implied_volatility) OR IS_INF(implied_volatility)) AS non_finite_implied_volatility,
+        COUNTIF(IS_NAN(delta) OR IS_INF(delta)) AS non_finite_delta,
+        COUNTIF(IS_NAN(gamma) OR IS_INF(gamma)) AS non_finite_gamma,
+        COUNTIF(IS_NAN(theta) OR IS_INF(theta)) AS non_finite_theta,
+        COUNTIF(IS_NAN(vega) OR IS_INF(vega)) AS non_finite_vega,
+        COUNTIF(IS_NAN(rho) OR IS_INF(rho)) AS non_finite_rho,
+        COUNTIF(IS_NAN(underlying_price) OR IS_INF(underlying_price)) AS non_finite_underlying_price
+    FROM options_chain
+    GROUP BY contract_symbol
+)
+SELECT
+    COUNT(*) AS contracts,
+    COALESCE(SUM(copies - 1), 0) AS duplicate_rows,
+    COUNTIF(copies > 1) AS duplicated_symbols,
+    MIN(IF(copies > 1, contract_symbol, NULL)) AS example_duplicated_symbol,
+    COALESCE(SUM(null_option_types), 0) AS null_option_types,
+    COALESCE(SUM(other_option_types), 0) AS other_option_types,
+    MIN(first_other_option_type) AS first_other_option_type,
+    MAX(last_other_option_type) AS last_other_option_type,
+    MIN(IF(non_finite_strike > 0, contract_symbol, NULL)) AS example_non_finite_strike_symbol,
+    COALESCE(SUM(non_finite_strike), 0) AS non_finite_strike,
+    COALESCE(SUM(non_finite_bid), 0) AS non_finite_bid,
+    COALESCE(SUM(non_finite_ask), 0) AS non_finite_ask,
+    COALESCE(SUM(non_finite_mid), 0) AS non_finite_mid,
+    COALESCE(SUM(non_finite_last), 0) AS non_finite_last,
+    COALESCE(SUM(non_finite_implied_volatility), 0) AS non_finite_implied_volatility,
+    COALESCE(SUM(non_finite_delta), 0) AS non_finite_delta,
+    COALESCE(SUM(non_finite_gamma), 0) AS non_finite_gamma,
+    COALESCE(SUM(non_finite_theta), 0) AS non_finite_theta,
+    COALESCE(SUM(non_finite_vega), 0) AS non_finite_vega,
+    COALESCE(SUM(non_finite_rho), 0) AS non_finite_rho,
+    COALESCE(SUM(non_finite_underlying_price), 0) AS non_finite_underlying_price
+FROM per_symbol
