@@ -220,7 +220,8 @@ def test_non_finite_values_are_stored_as_null_and_counted_per_column(warehouse, 
     for column in ("bid", "implied_volatility", "delta"):
         run_statement(
             warehouse,
-            f"UPDATE options_chain SET {column} = CAST('NaN' AS FLOAT64) WHERE contract_symbol IN ('{symbols[0]}', '{symbols[2]}')",
+            f"UPDATE options_chain SET {column} = CAST('NaN' AS FLOAT64) "
+            f"WHERE contract_symbol IN ('{symbols[0]}', '{symbols[2]}')",
         )
     report = archive_chain(warehouse, DAY)
     assert report.non_finite_values_nulled == {
@@ -263,7 +264,8 @@ def test_an_option_type_other_than_call_or_put_is_refused_with_counts_and_exampl
     run_statement(warehouse, "UPDATE options_chain SET option_type = 'P' WHERE option_type = 'put'")
     run_statement(
         warehouse,
-        "UPDATE options_chain SET option_type = NULL WHERE contract_symbol = (SELECT MIN(contract_symbol) FROM options_chain)",
+        "UPDATE options_chain SET option_type = NULL "
+        "WHERE contract_symbol = (SELECT MIN(contract_symbol) FROM options_chain)",
     )
     other = len(market.chain(DAY)) - 1  # every row but the NULL one is 'C' or 'P'
     with pytest.raises(
@@ -293,7 +295,8 @@ def test_a_duplicated_contract_symbol_is_refused_and_nothing_is_written(warehous
     replace_live_chain(warehouse, pd.concat([chain, chain[chain["contract_symbol"].isin(doubled)]], ignore_index=True))
     with pytest.raises(
         ArchiveRefused,
-        match=rf"2 duplicate rows of 2 contract_symbol\(s\) \(e\.g\. '{doubled[0]}'\).*nothing was written for 2026-11-20",
+        match=rf"2 duplicate rows of 2 contract_symbol\(s\) \(e\.g\. '{doubled[0]}'\)"
+        r".*nothing was written for 2026-11-20",
     ):
         archive_chain(warehouse, DAY)
     pd.testing.assert_frame_equal(history(warehouse), before)
