@@ -4,6 +4,7 @@ sessions in sidecar mode."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import ClassVar
 
@@ -293,3 +294,18 @@ def test_sidecar_checks_never_open_a_session_inside_a_session(duckdb_path, marke
     assert all(e.passed for e in evaluations), [(e.check_name, e.description) for e in evaluations if not e.passed]
     assert NestingWarehouse.deepest[0] == 1
     assert NestingWarehouse.depth[0] == 0
+
+
+def test_the_archive_asset_reports_non_finite_values_it_stored_as_null(resources, market):
+    chain = market.chain(DAY)
+    chain.loc[0, "ask"] = np.inf
+    chain.loc[1, "delta"] = -np.inf
+    with open_duckdb(resources["warehouse"].duckdb_path, "rl_test") as wh:
+        wh.ensure_tables()
+        replace_live_chain(wh, chain)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([options_chain_history], resources=resources, partition_key=str(DAY), instance=instance)
+    (materialisation,) = result.asset_materializations_for_node("options_chain_history")
+    assert materialisation.metadata["non_finite_values_nulled"].value == {"ask": 1, "delta": 1}
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    assert any("NaN or infinite values stored as NULL" in w and "'ask': 1" in w for w in warnings), warnings
