@@ -245,12 +245,15 @@ def test_a_clean_chain_reports_no_non_finite_values(warehouse, market):
 
 
 def test_every_float_column_of_the_contract_is_counted_for_non_finite_values():
+    from sqlglot import exp
+
     from rl_assets.archive import FLOAT_COLUMNS
     from rl_assets.warehouse import sql
 
     floats = [c for c, kind in sql.column_types("create_options_chain").items() if kind == "FLOAT64"]
     assert FLOAT_COLUMNS == floats
-    counted = {c.removeprefix("non_finite_") for c in sql.parse_statement("options_chain_problems").named_selects}
+    aliases = {alias.alias for alias in sql.parse_statement("options_chain_problems").find_all(exp.Alias)}
+    counted = {c.removeprefix("non_finite_") for c in aliases}
     assert set(floats) <= counted
 
 
