@@ -32,6 +32,8 @@ class ArchiveReport:
     source_table: str
     archived_at: pd.Timestamp
     extra_columns: list[str] = field(default_factory=list)
+    # NaN / +-inf values stored as NULL, per column (only columns that had any).
+    non_finite_values_nulled: dict[str, int] = field(default_factory=dict)
 
 
 def source_schema_drift(warehouse, table: str) -> list[str]:
@@ -105,6 +107,75 @@ def observe_live_chain(warehouse, table: str = LIVE_TABLE) -> LiveChainState:
     )
 
 
+# The contract's FLOAT64 columns, counted for non-finite values by sql/options_chain_problems.sql
+# (strike refused, the others stored as NULL by sql/archive_options_chain.sql).
+FLOAT_COLUMNS = [
+    "strike", "bid", "ask", "mid", "last", "implied_volatility",
+    "delta", "gamma", "theta", "vega", "rho", "underlying_price",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChainProblems:
+    """What sql/options_chain_problems.sql found in a chain about to be archived."""
+
+    table: str
+    duplicate_rows: int
+    duplicated_symbols: int
+    example_duplicated_symbol: str | None
+    null_option_types: int
+    other_option_types: int
+    other_option_type_examples: list[str]
+    example_non_finite_strike_symbol: str | None
+    non_finite: dict[str, int]  # column -> rows with NaN / +-inf, only columns that had any
+
+    def refusal(self) -> str | None:
+        """Why the chain cannot be archived; None when it can (non-finite values are NULLed, not refused)."""
+        reasons = []
+        if self.duplicate_rows:
+            reasons.append(
+                f"{self.duplicate_rows} duplicate rows of {self.duplicated_symbols} contract_symbol(s) "
+                f"(e.g. {self.example_duplicated_symbol!r}): the history keeps one row per contract a day"
+            )
+        if self.null_option_types or self.other_option_types:
+            examples = ", ".join(repr(v) for v in self.other_option_type_examples)
+            found = [f"{self.other_option_types} other value(s) (e.g. {examples})"] if self.other_option_types else []
+            found += [f"{self.null_option_types} NULL"] if self.null_option_types else []
+            reasons.append(f"option_type must be 'call' or 'put'; found {' and '.join(found)}")
+        if self.non_finite.get("strike"):
+            reasons.append(
+                f"{self.non_finite['strike']} rows with a NaN or infinite strike "
+                f"(e.g. {self.example_non_finite_strike_symbol!r})"
+            )
+        if not reasons:
+            return None
+        return f"{self.table} has " + "; ".join(reasons)
+
+
+def chain_problems(warehouse, table: str = LIVE_TABLE) -> ChainProblems:
+    """Duplicate contracts, option types and non-finite values of a chain table, from one aggregate query."""
+    row = warehouse.query("options_chain_problems", tables={LIVE_TABLE: table}).iloc[0]
+
+    def count(column: str) -> int:
+        return 0 if pd.isna(row[column]) else int(row[column])
+
+    def text(column: str) -> str | None:
+        return None if pd.isna(row[column]) else str(row[column])
+
+    examples = [v for v in (text("first_other_option_type"), text("last_other_option_type")) if v is not None]
+    return ChainProblems(
+        table=table,
+        duplicate_rows=count("duplicate_rows"),
+        duplicated_symbols=count("duplicated_symbols"),
+        example_duplicated_symbol=text("example_duplicated_symbol"),
+        null_option_types=count("null_option_types"),
+        other_option_types=count("other_option_types"),
+        other_option_type_examples=list(dict.fromkeys(examples)),
+        example_non_finite_strike_symbol=text("example_non_finite_strike_symbol"),
+        non_finite={c: count(f"non_finite_{c}") for c in FLOAT_COLUMNS if count(f"non_finite_{c}")},
+    )
+
+
 def archive_chain(
     warehouse,
     snapshot_date: dt.date,
@@ -114,8 +185,10 @@ def archive_chain(
     """Replace options_chain_history[snapshot_date] with the rows of `source_table`.
 
     Refuses (ArchiveRefused, nothing written) when the source is empty, has rows without a
-    quote_time, or holds quotes from any America/New_York date other than `snapshot_date`. The
-    check runs inside the same transaction as the write, so it sees exactly what is archived.
+    quote_time, or holds quotes from any America/New_York date other than `snapshot_date`; when a
+    contract_symbol is listed twice, an option_type is not 'call' or 'put', or a strike is NaN or
+    infinite. Other NaN / +-inf values are stored as NULL and counted in the report. The checks run
+    inside the same transaction as the write, so they see exactly what is archived.
     """
     snapshot_date = calendar.require_trading_day(snapshot_date)
     archived_at = pd.Timestamp(archived_at if archived_at is not None else pd.Timestamp.now(tz="UTC"))
@@ -125,13 +198,17 @@ def archive_chain(
         problem = state.problem(snapshot_date)
         if problem:
             raise ArchiveRefused(f"{problem}; nothing was written for {snapshot_date}")
+        problems = chain_problems(warehouse, source_table)
+        refusal = problems.refusal()
+        if refusal:
+            raise ArchiveRefused(f"{refusal}; refusing to archive, nothing was written for {snapshot_date}")
         warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
         warehouse.execute(
             "archive_options_chain",
             {"snapshot_date": snapshot_date, "archived_at": archived_at},
             tables={LIVE_TABLE: source_table},
         )
-    return ArchiveReport(snapshot_date, state.rows, source_table, archived_at, extra_columns)
+    return ArchiveReport(snapshot_date, state.rows, source_table, archived_at, extra_columns, problems.non_finite)
 
 
 def archive_chain_frame(

@@ -5,7 +5,13 @@ import os
 import dagster as dg
 
 from rl_assets import automation
-from rl_assets.assets.checks import options_chain_history_checks, price_data_checks, rl_dataset_checks, rl_state_checks
+from rl_assets.assets.checks import (
+    options_chain_history_checks,
+    price_data_checks,
+    price_data_matches_chain,
+    rl_dataset_checks,
+    rl_state_checks,
+)
 from rl_assets.assets.dataset import rl_dataset, rl_state
 from rl_assets.assets.market import (
     options_chain,
@@ -74,6 +80,7 @@ defs = dg.Definitions(
     ],
     asset_checks=[
         price_data_checks,
+        price_data_matches_chain,
         options_chain_history_checks,
         rl_state_checks,
         rl_dataset_checks,

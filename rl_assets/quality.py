@@ -109,6 +109,16 @@ def options_chain_history_outcomes(
             "rows with a negative price or a non-positive strike/underlying price",
         ),
         _count_rule(
+            "quotes_present", quality, "snapshot_date", "missing_quotes", "rows with a NULL or non-finite bid or ask"
+        ),
+        _count_rule(
+            "expiration_not_before_snapshot",
+            quality,
+            "snapshot_date",
+            "expired_before_snapshot",
+            "rows whose expiration is before their snapshot date",
+        ),
+        _count_rule(
             "iv_in_range",
             quality,
             "snapshot_date",
@@ -150,11 +160,66 @@ def price_data_outcomes(
             "rows with a non-positive price or a negative volume",
         ),
         _count_rule(
+            "no_missing_values",
+            quality,
+            "date",
+            "missing_values",
+            "rows with a NULL or non-finite open/high/low/close or a NULL volume",
+        ),
+        _count_rule(
             "consistent_bars", quality, "date", "inconsistent_bars", "rows whose high/low do not bound open and close"
         ),
         _coverage_rule("every_ticker_present", tickers, "date", "ticker", expected_tickers, days, "tickers"),
     ]
     return _failed_where_empty(outcomes, quality, "date", days)
+
+
+# price_data's close and the chain's underlying_price are both the day's raw close. On the synthetic
+# market they are equal (both round the same simulated close to 4 decimals: measured gap 0.0). A
+# real chain snaps its underlying price at or minutes around the close, and the closing auction
+# moves a liquid name well under 1% from its last trade; 2% leaves room for that, while any split
+# (a 3:2 split is a 33% gap, 4:1 is 75%) and back-adjusted prices (once their cumulative dividend
+# adjustment passes 2%, about a year of a typical payer's dividends) fail.
+UNDERLYING_PRICE_TOLERANCE = 0.02
+
+
+def close_matches_chain_outcome(compared: pd.DataFrame, days: Sequence[dt.date]) -> CheckOutcome:
+    """price_data's close against the chain's underlying_price per underlying and day
+    (sql/price_data_vs_chain.sql); a day without chain rows has nothing to compare and passes."""
+    by_day = {pd.Timestamp(row.date).date(): row for row in compared.itertuples()}
+    without_chain = [str(d) for d in days if d not in by_day or not by_day[d].compared]
+    mismatched = {
+        str(d): {
+            "tickers": int(r.mismatched),
+            "largest_gap": round(float(r.largest_gap), 6),
+            "example_ticker": r.example_ticker,
+        }
+        for d, r in by_day.items()
+        if r.mismatched
+    }
+    compared_days = len(days) - len(without_chain)
+    if mismatched:
+        description = (
+            f"price_data's close differs from the chain's underlying_price by more than "
+            f"{UNDERLYING_PRICE_TOLERANCE:.0%} on {len(mismatched)} day(s) (a split or adjusted prices?)"
+        )
+    else:
+        description = (
+            f"close within {UNDERLYING_PRICE_TOLERANCE:.0%} of the chain's underlying_price on {compared_days} day(s)"
+        )
+    if without_chain:
+        description += f"; no chain rows to compare on {len(without_chain)} day(s)"
+    return CheckOutcome(
+        name="close_matches_chain_underlying_price",
+        passed=not mismatched,
+        description=description,
+        metadata={
+            "tolerance": UNDERLYING_PRICE_TOLERANCE,
+            "mismatched_by_day": mismatched,
+            "days_without_chain_rows": without_chain,
+            "offending_rows": sum(m["tickers"] for m in mismatched.values()),
+        },
+    )
 
 
 def row_count_drop_outcome(row_counts: pd.DataFrame, date_column: str, days: Sequence[dt.date]) -> CheckOutcome:

@@ -10,6 +10,8 @@
   observable exit: reward NULL and exit_reason 'missing_quote'. Missing quotes on earlier label
   days are counted in missing_quotes. Rows are kept and flagged, never dropped.
 - reward = exit_price / entry_price - 1; hit_50 = take-profit or exit_price >= TAKE_PROFIT x entry.
+- A NaN or infinite bid or close counts as missing (the archive stores them as NULL; older history
+  may hold them).
 
 Daily snapshots see closing quotes only: a take-profit that an intraday quote would have hit and
 the close did not is not seen, and the exit is filled at exactly TAKE_PROFIT x entry on the day the
@@ -23,6 +25,7 @@ the tests that hold the SQL to it. The RL environment and the evaluation read th
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -66,6 +69,11 @@ def intrinsic_value(option_type: str, strike: float, underlying_close: float) ->
     raise ValueError(f"option_type must be 'call' or 'put'; got {option_type!r}")
 
 
+def _finite(value: float | None) -> bool:
+    """A quote or close the reward may use: present and a finite number (NaN and +-inf count as missing)."""
+    return value is not None and math.isfinite(value)
+
+
 def resolve(
     *,
     snapshot_date: dt.date,
@@ -82,20 +90,20 @@ def resolve(
     day's snapshot); closes: the underlying's closes by session (only the expiration session's is
     used).
     """
-    if not entry_price > 0:
-        raise ValueError(f"entry_price must be > 0 (an ask of {entry_price} is not a candidate)")
+    if not (entry_price > 0 and math.isfinite(entry_price)):
+        raise ValueError(f"entry_price must be > 0 and finite (an ask of {entry_price} is not a candidate)")
     if expiration <= snapshot_date:
         raise ValueError(f"a contract expiring {expiration} is not a candidate on {snapshot_date}")
     window = label_days(snapshot_date)
     live = [d for d in window if d <= expiration]  # label days before the contract expired
-    observed = {d: bids[d] for d in live if bids.get(d) is not None}
-    missing_quotes = sum(1 for d in window if d < expiration and bids.get(d) is None)
+    observed = {d: bids[d] for d in live if _finite(bids.get(d))}
+    missing_quotes = sum(1 for d in window if d < expiration and not _finite(bids.get(d)))
 
     expiry_session = None
     if expiration <= window[-1]:
         expiry_session = max([snapshot_date, *[d for d in window if d <= expiration]])
     expiry_value = None
-    if expiry_session is not None and closes.get(expiry_session) is not None:
+    if expiry_session is not None and _finite(closes.get(expiry_session)):
         expiry_value = intrinsic_value(option_type, strike, closes[expiry_session])
     values = [*observed.values(), *([expiry_value] if expiry_value is not None else [])]
     max_gain = max(values) / entry_price - 1 if values else None

@@ -99,6 +99,7 @@ def evening_executions() -> list[Execution]:
     daily, labels = "daily_job", "labels_job"
     return [
         Execution(daily, "options_chain_history", "live_chain_trading_dates", {"options_chain": 1}, live),
+        Execution(daily, "options_chain_history", "options_chain_problems", {"options_chain": 1}, live),
         Execution(daily, "options_chain_history", "delete_options_chain_history_partition", {"options_chain_history": 1}, "T's partition (whole: metadata only)"),
         Execution(daily, "options_chain_history", "archive_options_chain", {"options_chain": 1}, live),
         Execution(daily, "technicals_history", "price_data_row_counts", {"price_data": 1}, "T's prices landed?"),

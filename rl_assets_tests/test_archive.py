@@ -3,6 +3,7 @@ schema drift, atomicity."""
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -235,3 +236,118 @@ def test_more_or_new_bars_are_not_refused(warehouse, market):
     write_prices(warehouse, market.prices(DAY, DAY), start, DAY)  # the range held one day
     write_prices(warehouse, market.prices(start, DAY), start, DAY)
     assert row_count(warehouse, "price_data") == 2 * len(market.tickers)
+
+
+# ---- Bad quotes (issue 16): non-finite values, option types, duplicated contracts.
+
+
+def test_non_finite_values_are_stored_as_null_and_counted_per_column(warehouse, market):
+    """NaN (planted by SQL: pandas loads a NaN as NULL) and +-inf in price, IV and greek columns
+    reach the history as NULL, and the report counts them per column."""
+    chain = market.chain(DAY)
+    symbols = sorted(chain["contract_symbol"])[:3]
+    chain.loc[chain["contract_symbol"] == symbols[0], "ask"] = np.inf
+    chain.loc[chain["contract_symbol"] == symbols[1], "underlying_price"] = -np.inf
+    replace_live_chain(warehouse, chain)
+    for column in ("bid", "implied_volatility", "delta"):
+        run_statement(
+            warehouse,
+            f"UPDATE options_chain SET {column} = CAST('NaN' AS FLOAT64) "
+            f"WHERE contract_symbol IN ('{symbols[0]}', '{symbols[2]}')",
+        )
+    report = archive_chain(warehouse, DAY)
+    assert report.non_finite_values_nulled == {
+        "bid": 2, "ask": 1, "implied_volatility": 2, "delta": 2, "underlying_price": 1,
+    }  # fmt: skip
+    archived = history(warehouse).set_index("contract_symbol")
+    assert len(archived) == len(chain)
+    assert archived.loc[symbols[0], ["bid", "ask", "implied_volatility", "delta"]].isna().all()
+    assert archived.loc[symbols[1], ["underlying_price"]].isna().all()
+    assert archived.loc[symbols[1], ["bid", "ask", "delta"]].notna().all()
+    counted = warehouse.read_sql(
+        "SELECT COUNTIF(IS_NAN(bid) OR IS_INF(ask) OR IS_NAN(delta) OR IS_INF(underlying_price)) AS n "
+        "FROM options_chain_history"
+    )
+    assert int(counted["n"].iloc[0]) == 0
+
+
+def test_a_clean_chain_reports_no_non_finite_values(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    assert archive_chain(warehouse, DAY).non_finite_values_nulled == {}
+
+
+def test_every_float_column_of_the_contract_is_counted_for_non_finite_values():
+    from sqlglot import exp
+
+    from rl_assets.archive import FLOAT_COLUMNS
+    from rl_assets.warehouse import sql
+
+    floats = [c for c, kind in sql.column_types("create_options_chain").items() if kind == "FLOAT64"]
+    assert FLOAT_COLUMNS == floats
+    aliases = {alias.alias for alias in sql.parse_statement("options_chain_problems").find_all(exp.Alias)}
+    counted = {c.removeprefix("non_finite_") for c in aliases}
+    assert set(floats) <= counted
+
+
+def test_an_option_type_other_than_call_or_put_is_refused_with_counts_and_examples(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    archive_chain(warehouse, DAY)
+    before = history(warehouse)
+    # The existing pipeline's live table may lack the NOT NULL constraint.
+    run_statement(warehouse, "ALTER TABLE options_chain ALTER COLUMN option_type DROP NOT NULL")
+    run_statement(warehouse, "UPDATE options_chain SET option_type = 'C' WHERE option_type = 'call'")
+    run_statement(warehouse, "UPDATE options_chain SET option_type = 'P' WHERE option_type = 'put'")
+    run_statement(
+        warehouse,
+        "UPDATE options_chain SET option_type = NULL "
+        "WHERE contract_symbol = (SELECT MIN(contract_symbol) FROM options_chain)",
+    )
+    other = len(market.chain(DAY)) - 1  # every row but the NULL one is 'C' or 'P'
+    with pytest.raises(
+        ArchiveRefused,
+        match=rf"option_type must be 'call' or 'put'; found {other} other value\(s\) \(e\.g\. 'C', 'P'\) and 1 NULL.*"
+        r"nothing was written for 2026-11-20",
+    ):
+        archive_chain(warehouse, DAY)
+    pd.testing.assert_frame_equal(history(warehouse), before)
+
+
+@pytest.mark.parametrize("value", ["CALL", "Put", "c"])
+def test_a_single_unknown_option_type_refuses_the_whole_chain(warehouse, market, value):
+    chain = market.chain(DAY)
+    chain.loc[5, "option_type"] = value
+    with pytest.raises(ArchiveRefused, match=rf"found 1 other value\(s\) \(e\.g\. '{value}'\)"):
+        archive_chain_frame(warehouse, chain, DAY)
+    assert len(history(warehouse)) == 0
+
+
+def test_a_duplicated_contract_symbol_is_refused_and_nothing_is_written(warehouse, market):
+    replace_live_chain(warehouse, market.chain(DAY))
+    archive_chain(warehouse, DAY)
+    before = history(warehouse)
+    chain = market.chain(DAY)
+    doubled = sorted(chain["contract_symbol"])[:2]
+    replace_live_chain(warehouse, pd.concat([chain, chain[chain["contract_symbol"].isin(doubled)]], ignore_index=True))
+    with pytest.raises(
+        ArchiveRefused,
+        match=rf"2 duplicate rows of 2 contract_symbol\(s\) \(e\.g\. '{doubled[0]}'\)"
+        r".*nothing was written for 2026-11-20",
+    ):
+        archive_chain(warehouse, DAY)
+    pd.testing.assert_frame_equal(history(warehouse), before)
+
+
+def test_a_duplicated_contract_in_a_provider_chain_is_refused(warehouse, market):
+    chain = market.chain(DAY)
+    with pytest.raises(ArchiveRefused, match=r"1 duplicate rows of 1 contract_symbol"):
+        archive_chain_frame(warehouse, pd.concat([chain, chain.iloc[[7]]], ignore_index=True), DAY)
+    assert len(history(warehouse)) == 0
+
+
+def test_a_non_finite_strike_is_refused(warehouse, market):
+    chain = market.chain(DAY)
+    chain.loc[3, "strike"] = np.inf
+    symbol = chain.loc[3, "contract_symbol"]
+    with pytest.raises(ArchiveRefused, match=rf"1 rows with a NaN or infinite strike \(e\.g\. '{symbol}'\)"):
+        archive_chain_frame(warehouse, chain, DAY)
+    assert len(history(warehouse)) == 0

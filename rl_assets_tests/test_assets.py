@@ -72,7 +72,7 @@ def test_daily_run_archives_the_live_chain_in_warehouse(resources, duckdb_path, 
     assert all(e.passed for e in checks(result).values()), {
         k: e.description for k, e in checks(result).items() if not e.passed
     }
-    assert len(checks(result)) == 11
+    assert len(checks(result)) == 14  # 5 price rules, 9 history rules
 
 
 def test_rerunning_a_partition_never_duplicates(resources, duckdb_path):
@@ -144,7 +144,6 @@ def corrupt(chain: pd.DataFrame, market) -> pd.DataFrame:
     chain.loc[2, "implied_volatility"] = 9.0  # out of range
     calls = chain.index[chain["option_type"] == "call"]
     chain.loc[calls[5], "delta"] = -0.3  # a call with a negative delta
-    chain = pd.concat([chain, chain.iloc[[10]]], ignore_index=True)  # duplicate key
     return chain[chain["underlying"] != market.tickers[-1]]  # a whole underlying missing
 
 
@@ -152,8 +151,21 @@ def test_asset_checks_fail_on_corrupted_rows(resources, duckdb_path, market):
     with open_duckdb(duckdb_path, "rl_test") as wh:
         wh.ensure_tables()
         replace_live_chain(wh, corrupt(market.chain(DAY), market))
-    result = dg.materialize(HISTORY, resources=resources, partition_key=str(DAY))
-    assert result.success  # the checks report; they do not block the archive
+    result = dg.materialize(HISTORY, resources=resources, partition_key=str(DAY), raise_on_error=False)
+    # The checks do not undo the archive; a failed blocking check (bid_not_above_ask) fails their step.
+    assert result.asset_materializations_for_node("options_chain_history")
+    # The archive refuses a duplicated contract, so a duplicate key is planted in the history itself.
+    with open_duckdb(duckdb_path, "rl_test") as wh:
+        wh.connection.execute(
+            "INSERT INTO rl_test.options_chain_history SELECT * FROM rl_test.options_chain_history "
+            "WHERE contract_symbol = (SELECT MIN(contract_symbol) FROM rl_test.options_chain_history)"
+        )
+    result = dg.materialize(  # the checks on their own check the newest day, DAY
+        HISTORY,
+        resources=resources,
+        selection=dg.AssetSelection.checks_for_assets(options_chain_history),
+        raise_on_error=False,
+    )
     outcome = {k.split(":")[1]: e for k, e in checks(result).items()}
     for name in [
         "unique_key",
@@ -251,8 +263,8 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
     done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.demo", "--days", "5"], **demo_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "4 partitions" in done.stdout
-    # prices 4; backfill 7 history + 1 technicals + 4 rl_state; daily 4 + 7 + 1 + 4; dataset 5
-    assert "asset checks: 37/37 passed" in done.stdout, done.stdout
+    # prices 5; backfill 9 history + 1 technicals + 4 rl_state; daily 5 + 9 + 1 + 4; dataset 5
+    assert "asset checks: 43/43 passed" in done.stdout, done.stdout
     assert "models    skipped: walk-forward evaluation needs" in done.stdout  # 2 labelled days are too few
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
         days = wh.connection.execute(
@@ -286,7 +298,10 @@ def test_checks_run_on_their_own_check_the_newest_archived_day(resources, duckdb
             [DAY, DAY],
         )
     result = dg.materialize(
-        [*PRICES, *HISTORY], resources=resources, selection=dg.AssetSelection.checks_for_assets(options_chain_history)
+        [*PRICES, *HISTORY],
+        resources=resources,
+        selection=dg.AssetSelection.checks_for_assets(options_chain_history),
+        raise_on_error=False,  # bid_not_above_ask blocks: its failure fails the check step
     )
     assert not result.get_asset_materialization_events()  # only the checks ran
     outcome = {k.split(":")[1]: e for k, e in checks(result).items()}

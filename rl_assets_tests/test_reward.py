@@ -249,3 +249,81 @@ def test_missing_closes_refuse(warehouse):
     with pytest.raises(DatasetRefused, match=r"price_data has no rows for 2026-11-24"):
         build_rl_dataset(warehouse, T, T)
     assert warehouse.query("rl_dataset_summary", {"start_date": T, "end_date": T}).empty
+
+
+# ---- Non-finite quotes and closes (issue 16): history archived before the archive stored NaN/inf as
+# NULL may hold them. Each counts as missing in the SQL and in the Python rule. A NaN cannot be
+# loaded from pandas (both backends turn it into NULL), so it travels as a marker and an UPDATE
+# plants the real NaN.
+NAN = float("nan")
+INF = float("inf")
+NAN_MARKER = -999.0
+NON_FINITE_CASES = {
+    "nan_bids_every_label_day": (  # today: take_profit on day 1 in DuckDB (NaN sorts above every number)
+        "call", 100.0, LATER, 2.0, {D1: NAN, D2: NAN, D3: NAN}, (100, 100, 100, 100),
+        (None, None, None, None, "missing_quote", 3, None),
+    ),
+    "nan_bid_day_1_then_horizon": (
+        "call", 100.0, LATER, 2.0, {D1: NAN, D2: 1.8, D3: 2.1}, (100, 100, 100, 100),
+        (D3, 2.1, 0.05000000000000004, False, "horizon", 1, 0.05000000000000004),
+    ),
+    "inf_bid_day_2": (  # today: take_profit on day 2 (inf >= 1.5 x entry) on both backends
+        "put", 100.0, LATER, 2.0, {D1: 1.0, D2: INF, D3: 1.5}, (100, 100, 100, 100),
+        (D3, 1.5, -0.25, False, "horizon", 1, -0.25),
+    ),
+    "nan_bid_on_the_horizon_day": (
+        "call", 100.0, LATER, 2.0, {D1: 1.0, D2: 1.2, D3: NAN}, (100, 100, 100, 100),
+        (None, None, None, None, "missing_quote", 1, -0.4),
+    ),
+    "nan_close_on_the_expiration_session": (
+        "call", 100.0, D2, 2.0, {D1: 1.5}, (100, 101, NAN, 104),
+        (None, None, None, None, "missing_price", 0, -0.25),
+    ),
+    "minus_inf_close_on_the_expiration_session": (  # today: a put worth strike + inf
+        "put", 100.0, D2, 2.0, {D1: 1.5}, (100, 101, -INF, 104),
+        (None, None, None, None, "missing_price", 0, -0.25),
+    ),
+}  # fmt: skip
+
+
+def _with_markers(cases: dict) -> dict:
+    """The cases with each NaN replaced by NAN_MARKER (loadable from pandas)."""
+
+    def mark(value):
+        return NAN_MARKER if isinstance(value, float) and math.isnan(value) else value
+
+    return {
+        name: (kind, strike, expiration, entry, {d: mark(b) for d, b in bids.items()}, tuple(map(mark, closes)), out)
+        for name, (kind, strike, expiration, entry, bids, closes, out) in cases.items()
+    }
+
+
+@pytest.mark.parametrize("name", list(NON_FINITE_CASES))
+def test_python_rule_treats_a_non_finite_bid_or_close_as_missing(name):
+    _assert_same(_python_outcome(NON_FINITE_CASES[name]), NON_FINITE_CASES[name][-1], name)
+
+
+def test_sql_treats_a_non_finite_bid_or_close_as_missing(warehouse):
+    from rl_assets_tests.history import run_statement
+
+    _load(warehouse, _with_markers(NON_FINITE_CASES))
+    run_statement(warehouse, f"UPDATE options_chain_history SET bid = CAST('NaN' AS FLOAT64) WHERE bid = {NAN_MARKER}")
+    run_statement(warehouse, f"UPDATE price_data SET close = CAST('NaN' AS FLOAT64) WHERE close = {NAN_MARKER}")
+    planted = warehouse.read_sql(
+        "SELECT (SELECT COUNTIF(IS_NAN(bid)) FROM options_chain_history) AS bids, "
+        "(SELECT COUNTIF(IS_NAN(close)) FROM price_data) AS closes"
+    ).iloc[0]
+    assert (int(planted["bids"]), int(planted["closes"])) == (5, 1)
+    build_rl_dataset(warehouse, T, T)
+    sql = table(warehouse, "rl_dataset").set_index("contract_symbol")
+    assert len(sql) == len(NON_FINITE_CASES)
+    for i, (name, case) in enumerate(NON_FINITE_CASES.items()):
+        row = sql.loc[f"C{i:03d}"]
+        _assert_same(tuple(row[f] for f in OUTCOME_FIELDS), case[-1], name)
+        _assert_same(tuple(row[f] for f in OUTCOME_FIELDS), _python_outcome(case), f"{name} (Python rule)")
+    assert not sql["hit_50"].fillna(False).astype(bool).any()
+
+
+def test_a_non_finite_entry_is_not_a_candidate_for_the_python_rule():
+    with pytest.raises(ValueError, match="entry_price must be > 0 and finite"):
+        resolve(snapshot_date=T, entry_price=INF, option_type="call", strike=1, expiration=LATER, bids={}, closes={})

@@ -9,6 +9,8 @@
 --     (the underlying's close that day);
 --   otherwise: exit at day_3's bid; a contract missing from day_3's snapshot has no observable
 --     exit: reward NULL, exit_reason 'missing_quote' (kept and flagged, never dropped).
+-- A NaN or infinite bid or close (history archived before the archive stored them as NULL) counts
+-- as missing: in DuckDB NaN compares above every number and would pass "bid >= target".
 INSERT INTO rl_dataset (
     snapshot_date, contract_symbol, underlying, option_type, strike, expiration,
     bid, ask, mid, volume, open_interest, underlying_price, entry_price, quote_time, technicals_date,
@@ -21,23 +23,27 @@ INSERT INTO rl_dataset (
     label_end_date, exit_date, exit_price, reward, hit_50, max_gain_3d, underlying_return_3d,
     exit_reason, missing_quotes
 )
-WITH later_bids AS (
+WITH label_quotes AS (
+    SELECT snapshot_date, contract_symbol, IF(IS_NAN(bid) OR IS_INF(bid), NULL, bid) AS bid
+    FROM options_chain_history
+    WHERE snapshot_date BETWEEN @label_start AND @label_end
+),
+later_bids AS (
     -- Each contract's closing bid on each label day of each T, one row per (T, contract): a quote
-    -- absent from a snapshot (or with a NULL bid) stays NULL.
+    -- absent from a snapshot (or with a NULL or non-finite bid) stays NULL.
     SELECT
         w.snapshot_date,
         q.contract_symbol,
         MAX(CASE WHEN q.snapshot_date = w.day_1 THEN q.bid END) AS quoted_bid_1,
         MAX(CASE WHEN q.snapshot_date = w.day_2 THEN q.bid END) AS quoted_bid_2,
         MAX(CASE WHEN q.snapshot_date = w.day_3 THEN q.bid END) AS quoted_bid_3
-    FROM options_chain_history AS q
+    FROM label_quotes AS q
     INNER JOIN rl_label_windows AS w
         ON q.snapshot_date BETWEEN w.day_1 AND w.day_3
-    WHERE q.snapshot_date BETWEEN @label_start AND @label_end
     GROUP BY w.snapshot_date, q.contract_symbol
 ),
 closes AS (
-    SELECT ticker, date, close
+    SELECT ticker, date, IF(IS_NAN(close) OR IS_INF(close), NULL, close) AS close
     FROM price_data
     WHERE date BETWEEN @start_date AND @label_end
 ),

@@ -1,5 +1,5 @@
 -- rl_state for the trading days [@start_date, @end_date]: each archived contract a buyer could
--- enter at T's close (bid > 0, ask > 0, expiring after T) joined with its underlying's technicals
+-- enter at T's close (finite bid > 0, ask > 0 and underlying price, expiring after T) joined with its underlying's technicals
 -- of the same day. Features are scale-free where a model compares them across underlyings.
 INSERT INTO rl_state (
     snapshot_date, contract_symbol, underlying, option_type, strike, expiration,
@@ -49,4 +49,10 @@ WHERE h.snapshot_date BETWEEN @start_date AND @end_date
     AND h.bid > 0
     AND h.ask > 0
     AND h.underlying_price > 0
+    -- Finite quotes only (history archived before NaN/inf were stored as NULL may hold them; in
+    -- DuckDB NaN > 0 is true).
+    AND NOT (IS_NAN(h.bid) OR IS_INF(h.bid))
+    AND NOT (IS_NAN(h.ask) OR IS_INF(h.ask))
+    AND NOT (IS_NAN(h.underlying_price) OR IS_INF(h.underlying_price))
+    AND NOT (IS_NAN(h.strike) OR IS_INF(h.strike))
     AND h.expiration > h.snapshot_date

@@ -5,6 +5,10 @@ WITH per_day AS (
         COUNT(*) AS row_count,
         COUNTIF(bid > ask) AS crossed_quotes,
         COUNTIF(bid < 0 OR ask < 0 OR mid < 0 OR last < 0 OR strike <= 0 OR underlying_price <= 0) AS negative_prices,
+        -- A quote the reward cannot use (NULL, or NaN/inf archived before they were stored as NULL).
+        COUNTIF(bid IS NULL OR ask IS NULL OR IS_NAN(bid) OR IS_INF(bid) OR IS_NAN(ask) OR IS_INF(ask))
+            AS missing_quotes,
+        COUNTIF(expiration < snapshot_date) AS expired_before_snapshot,
         COUNTIF(implied_volatility IS NULL OR implied_volatility <= 0 OR implied_volatility > 5) AS iv_out_of_range,
         COUNTIF(
             delta IS NULL

@@ -17,9 +17,16 @@ from rl_assets.assets.market import options_chain_history, price_data
 from rl_assets.partitions import run_days
 from rl_assets.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
+# The checks that prove corruption block: when one fails (ERROR severity), the assets downstream
+# of its asset do not run in that run, so a corrupt day never becomes state, labels or picks.
+BLOCKING_CHECKS = {"unique_key", "bid_not_above_ask", "one_row_per_state_row"}
+BLOCKS = " Blocking: when it fails, the assets downstream do not run."
+
 HISTORY_CHECKS = {
     "unique_key": "One row per (snapshot_date, contract_symbol).",
     "bid_not_above_ask": "No crossed quotes: bid <= ask.",
+    "quotes_present": "Every row has a finite bid and ask (not NULL, NaN or infinite).",
+    "expiration_not_before_snapshot": "No contract expiring before its snapshot date.",
     "no_negative_prices": "No negative bid/ask/mid/last; positive strike and underlying price.",
     "iv_in_range": "Implied volatility present and in (0, 5].",
     "delta_sign_and_range": "Calls: delta in [0, 1]; puts: delta in [-1, 0].",
@@ -29,13 +36,22 @@ HISTORY_CHECKS = {
 PRICE_CHECKS = {
     "unique_key": "One row per (ticker, date).",
     "no_negative_prices": "Positive open/high/low/close, non-negative volume.",
+    "no_missing_values": "open/high/low/close present and finite, volume present.",
     "consistent_bars": "high >= max(open, close) and low <= min(open, close).",
     "every_ticker_present": "Every ticker of the market's universe has a bar each trading day.",
 }
 
 
 def _specs(asset: dg.AssetsDefinition, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(name, asset=asset, description=text) for name, text in checks.items()]
+    return [
+        dg.AssetCheckSpec(
+            name,
+            asset=asset,
+            description=text + BLOCKS if name in BLOCKING_CHECKS else text,
+            blocking=name in BLOCKING_CHECKS,
+        )
+        for name, text in checks.items()
+    ]
 
 
 def _results(asset: dg.AssetsDefinition, outcomes: list[quality.CheckOutcome]) -> list[dg.AssetCheckResult]:
@@ -69,6 +85,9 @@ def options_chain_history_checks(
     context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse
 ):
     """Data-quality rules for the archived chain, evaluated for every trading day in the run."""
+    # Read the universe before opening the session: in sidecar mode it comes from the warehouse,
+    # and a second session inside an open one fails on BigQuery with a key (issue 16).
+    expected_underlyings = market.tickers()
     with warehouse.session() as wh:
         days = _run_days(context, wh, "options_chain_history_latest_date")
         window = {"start_date": days[0], "end_date": days[-1]}
@@ -78,7 +97,7 @@ def options_chain_history_checks(
             wh.query(
                 "options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}
             ),
-            market.tickers(),
+            expected_underlyings,
             days,
         )
     yield from _results(options_chain_history, outcomes)
@@ -87,13 +106,36 @@ def options_chain_history_checks(
 @dg.multi_asset_check(specs=_specs(price_data, PRICE_CHECKS), pool=WAREHOUSE_POOL)
 def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse):
     """Data-quality rules for daily prices, evaluated for every trading day in the run."""
+    expected_tickers = market.tickers()  # before the session: no nested sessions (see above)
     with warehouse.session() as wh:
         days = _run_days(context, wh, "price_data_latest_date")
         window = {"start_date": days[0], "end_date": days[-1]}
         outcomes = quality.price_data_outcomes(
-            wh.query("price_data_quality", window), wh.query("price_data_tickers", window), market.tickers(), days
+            wh.query("price_data_quality", window), wh.query("price_data_tickers", window), expected_tickers, days
         )
     yield from _results(price_data, outcomes)
+
+
+@dg.asset_check(
+    asset=price_data,
+    name="close_matches_chain_underlying_price",
+    # It reads the archived chain too: ordered after both assets when a run has both.
+    additional_deps=[options_chain_history],
+    pool=WAREHOUSE_POOL,
+    description="price_data's close is within "
+    f"{quality.UNDERLYING_PRICE_TOLERANCE:.0%} of the archived chain's underlying_price for the same "
+    "underlying and day (a split or adjusted prices fail it); a day without chain rows passes.",
+)
+def price_data_matches_chain(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    """price_data's close against the chain's underlying price, for every trading day in the run."""
+    with warehouse.session() as wh:
+        days = _run_days(context, wh, "price_data_latest_date")
+        compared = wh.query(
+            "price_data_vs_chain",
+            {"start_date": days[0], "end_date": days[-1], "tolerance": quality.UNDERLYING_PRICE_TOLERANCE},
+        )
+    (result,) = _results(price_data, [quality.close_matches_chain_outcome(compared, days)])
+    return result
 
 
 STATE_CHECKS = {

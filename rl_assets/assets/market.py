@@ -165,16 +165,25 @@ def options_chain_history(
                     description=str(refused), metadata={"trading_date": str(day), "source": source}
                 ) from refused
             context.log.info(f"archived {day}: {reports[-1].rows} contracts ({number}/{len(days)})")
+            if reports[-1].non_finite_values_nulled:
+                context.log.warning(
+                    f"{day}: NaN or infinite values stored as NULL, per column: {reports[-1].non_finite_values_nulled}"
+                )
         extra_columns = sorted({c for r in reports for c in r.extra_columns})
         if extra_columns:
             context.log.warning(f"the source has columns outside the contract, not archived: {extra_columns}")
     rows = sum(r.rows for r in reports)
+    nulled: dict[str, int] = {}
+    for report in reports:
+        for column, count in report.non_finite_values_nulled.items():
+            nulled[column] = nulled.get(column, 0) + count
     return dg.MaterializeResult(
         metadata={
             **run_window_metadata(days, rows),
             "source": source,
             "rows_per_day": dg.MetadataValue.json({str(r.snapshot_date): r.rows for r in reports}),
             "columns_not_archived": dg.MetadataValue.json(extra_columns),
+            "non_finite_values_nulled": dg.MetadataValue.json(nulled),
             "archived_at": str(archived_at),
             "seconds": round(time.perf_counter() - started, 3),
         },
