@@ -107,7 +107,7 @@ def observe_live_chain(warehouse, table: str = LIVE_TABLE) -> LiveChainState:
     )
 
 
-# The contract's FLOAT64 columns, counted for non-finite values by sql/options_chain_problems.sql
+# The contract's FLOAT64 columns, counted for non-finite values by sql/options_chain_problem_details.sql
 # (strike refused, the others stored as NULL by sql/archive_options_chain.sql).
 FLOAT_COLUMNS = [
     "strike", "bid", "ask", "mid", "last", "implied_volatility",
@@ -117,7 +117,8 @@ FLOAT_COLUMNS = [
 
 @dataclass(frozen=True)
 class ChainProblems:
-    """What sql/options_chain_problems.sql found in a chain about to be archived."""
+    """What sql/options_chain_problems.sql (and, when it found anything, its _details) found in a chain
+    about to be archived."""
 
     table: str
     duplicate_rows: int
@@ -153,27 +154,34 @@ class ChainProblems:
 
 
 def chain_problems(warehouse, table: str = LIVE_TABLE) -> ChainProblems:
-    """Duplicate contracts, option types and non-finite values of a chain table, from one aggregate query."""
-    row = warehouse.query("options_chain_problems", tables={LIVE_TABLE: table}).iloc[0]
-
-    def count(column: str) -> int:
-        return 0 if pd.isna(row[column]) else int(row[column])
+    """Duplicate contracts, option types and non-finite values of a chain table: a cheap screen
+    (sql/options_chain_problems.sql), and the counts per column with examples
+    (options_chain_problem_details.sql) only when the screen found something."""
+    screen = warehouse.query("options_chain_problems", tables={LIVE_TABLE: table}).iloc[0]
+    if not any(_count(screen, c) for c in ("duplicate_rows", "unknown_option_types", "rows_with_non_finite")):
+        return ChainProblems(table, 0, 0, None, 0, 0, [], None, {})
+    row = warehouse.query("options_chain_problem_details", tables={LIVE_TABLE: table}).iloc[0]
 
     def text(column: str) -> str | None:
         return None if pd.isna(row[column]) else str(row[column])
 
     examples = [v for v in (text("first_other_option_type"), text("last_other_option_type")) if v is not None]
+    non_finite = {c: _count(row, f"non_finite_{c}") for c in FLOAT_COLUMNS}
     return ChainProblems(
         table=table,
-        duplicate_rows=count("duplicate_rows"),
-        duplicated_symbols=count("duplicated_symbols"),
+        duplicate_rows=_count(row, "duplicate_rows"),
+        duplicated_symbols=_count(row, "duplicated_symbols"),
         example_duplicated_symbol=text("example_duplicated_symbol"),
-        null_option_types=count("null_option_types"),
-        other_option_types=count("other_option_types"),
+        null_option_types=_count(row, "null_option_types"),
+        other_option_types=_count(row, "other_option_types"),
         other_option_type_examples=list(dict.fromkeys(examples)),
         example_non_finite_strike_symbol=text("example_non_finite_strike_symbol"),
-        non_finite={c: count(f"non_finite_{c}") for c in FLOAT_COLUMNS if count(f"non_finite_{c}")},
+        non_finite={c: n for c, n in non_finite.items() if n},
     )
+
+
+def _count(row: pd.Series, column: str) -> int:
+    return 0 if pd.isna(row[column]) else int(row[column])  # COUNTIF of no rows is NULL in DuckDB
 
 
 def archive_chain(
@@ -205,7 +213,11 @@ def archive_chain(
         warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
         warehouse.execute(
             "archive_options_chain",
-            {"snapshot_date": snapshot_date, "archived_at": archived_at},
+            {
+                "snapshot_date": snapshot_date,
+                "archived_at": archived_at,
+                "null_non_finite": bool(problems.non_finite),
+            },
             tables={LIVE_TABLE: source_table},
         )
     return ArchiveReport(snapshot_date, state.rows, source_table, archived_at, extra_columns, problems.non_finite)

@@ -284,9 +284,13 @@ def test_every_float_column_of_the_contract_is_counted_for_non_finite_values():
 
     floats = [c for c, kind in sql.column_types("create_options_chain").items() if kind == "FLOAT64"]
     assert FLOAT_COLUMNS == floats
-    aliases = {alias.alias for alias in sql.parse_statement("options_chain_problems").find_all(exp.Alias)}
+    aliases = {alias.alias for alias in sql.parse_statement("options_chain_problem_details").find_all(exp.Alias)}
     counted = {c.removeprefix("non_finite_") for c in aliases}
     assert set(floats) <= counted
+    # The screen that decides whether the details run sums every float column.
+    screen = sql.parse_statement("options_chain_problems")
+    summed = next(a for a in screen.find_all(exp.Alias) if a.alias == "float_sum")
+    assert {column.name for column in summed.find_all(exp.Column)} == set(floats)
 
 
 def test_an_option_type_other_than_call_or_put_is_refused_with_counts_and_examples(warehouse, market):
