@@ -99,4 +99,4 @@ lock:
 	rm -rf "$$tools"
 
 clean:
-	rm -rf .dagster_home data/*.duckdb .pytest_cache .bigquery-emulator
+	rm -rf .dagster_home data/*.duckdb data/*.duckdb.lock .pytest_cache .bigquery-emulator

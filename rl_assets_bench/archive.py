@@ -411,7 +411,8 @@ def summarise(scale, tickers, prepared, runs, checked, profiled, rerun, database
         f"medians of {REPEATS} alternating runs, each in a fresh process on the same DuckDB file "
         f"({database_mb:.0f} MB at the end)",
         "  asset = options_chain_history invoked directly (build_asset_context): connect, ensure_tables, schema check, "
-        "date check, DELETE, INSERT…SELECT, COMMIT, close (the asset checks are their own step)",
+        "date check, bad-quote screen (duplicates, option types, non-finite values), DELETE, INSERT…SELECT, "
+        "COMMIT, close (the asset checks are their own step)",
         "  bare  = duckdb.connect, one INSERT…SELECT (autocommit) into a copy of the history table, close",
         f"  materialize() wall, asset plus Dagster run machinery (ephemeral instance): {materialize_s:.2f} s "
         f"-> {materialize_ratio:.2f} x bare; the asset's own 'seconds' metadata inside it {materialize_body_s:.2f} s; "
@@ -442,7 +443,7 @@ def summarise(scale, tickers, prepared, runs, checked, profiled, rerun, database
     metrics = [
         row(
             f"one full-market partition ({fmt_int(rows)} contracts) through the options_chain_history asset body: "
-            "schema check, date check, DELETE, INSERT … SELECT, COMMIT (median of runs)",
+            "schema check, date check, bad-quote screen, DELETE, INSERT … SELECT, COMMIT (median of runs)",
             f"{asset_s:.2f} s",
             reference=f"bare INSERT … SELECT of the same rows into a copy of the table, same file: {bare_s:.2f} s",
             ratio=f"{ratio:.2f}",
