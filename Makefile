@@ -44,10 +44,12 @@ rm -rf "$(2)"; mkdir -p "$(VENV_ROOT)"; \
 endef
 
 # A venv counts as built only once the marker is written, so an interrupted install is redone.
-$(VENV)/.installed: $(LOCK)
+# No prerequisite: the venv's name carries the lock's hash, and a fresh clone or worktree (whose
+# lock file is newer than the marker) must reuse it, not rebuild it under a running test.
+$(VENV)/.installed:
 	@set -euo pipefail; $(call build_venv,3.12,$(VENV),$(LOCK)); touch "$@"
 
-# The instance: dagster.yaml, and the "warehouse" pool's limit (rl_assets.resources.WAREHOUSE_POOL)
+# The instance: dagster.yaml, and the "warehouse" pool's limit (rl_assets.defs.resources.WAREHOUSE_POOL)
 # stored up front. Dagster would otherwise create it from default_limit only once it sees a queued
 # run in the pool, and the first runs queued together would all start.
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml | setup
@@ -55,7 +57,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml | setup
 	@$(VENV)/bin/dagster instance concurrency set warehouse 1 >/dev/null
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m rl_assets.demo
+	$(PY) -m rl_assets.defs.demo
 
 # The UI test drives Debian's Chromium (never a downloaded browser); install it when missing.
 CHROMIUM ?= /usr/bin/chromium

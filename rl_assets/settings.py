@@ -1,4 +1,6 @@
-"""Configuration from RL_ASSETS_* environment variables; the defaults are the offline setup."""
+"""Configuration: the Settings value every mode is built from, and its RL_ASSETS_* environment
+variables (read by the code location's entry point, rl_assets/definitions.py, once). The defaults
+are the offline setup."""
 
 from __future__ import annotations
 
@@ -62,6 +64,9 @@ class Settings:
     universe: int = 20
     start_date: dt.date = dt.date(2025, 1, 2)
     model_store: str = DEFAULT_MODEL_STORE
+    # The name of the variable that holds a base64 service-account key (passed on as an EnvVar, so
+    # the value is never read here); None: Application Default Credentials.
+    credentials_variable: str | None = None
 
     def __post_init__(self) -> None:
         """Bad values fail here, when the code location loads, naming the variable and the value."""
@@ -129,6 +134,7 @@ class Settings:
             universe=get("RL_ASSETS_UNIVERSE", defaults.universe, int),
             start_date=get("RL_ASSETS_START_DATE", defaults.start_date, dt.date.fromisoformat),
             model_store=get("RL_ASSETS_MODEL_STORE", defaults.model_store),
+            credentials_variable=CREDENTIALS_VARIABLE if env.get(CREDENTIALS_VARIABLE, "").strip() else None,
         )
 
 

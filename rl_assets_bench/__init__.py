@@ -207,3 +207,12 @@ def warm_duckdb_python() -> None:
         scratch.execute(
             "SELECT $d::DATE, $t::TIMESTAMPTZ", {"d": dt.date(2025, 1, 2), "t": dt.datetime.now(dt.UTC)}
         ).fetchall()
+
+
+def code_location(**settings):
+    """The code location's definitions, built as rl_assets/definitions.py builds them, from
+    Settings(**settings) instead of the environment."""
+    from rl_assets.defs import build_definitions
+    from rl_assets.settings import Settings
+
+    return build_definitions(Settings(**settings))

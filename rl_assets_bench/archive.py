@@ -34,6 +34,7 @@ from pathlib import Path
 
 from rl_assets_bench import (
     child_steps,
+    code_location,
     cpu_count,
     cpu_seconds,
     fmt_int,
@@ -115,7 +116,7 @@ def reset(db_path: str, which: str) -> dict:
 
 
 def _resources(db_path: str, tickers: int) -> dict:
-    from rl_assets.resources import SyntheticMarketProvider, Warehouse
+    from rl_assets.defs.resources import SyntheticMarketProvider, Warehouse
 
     # universe=tickers: the every_underlying_present check expects the whole generated universe.
     return {
@@ -130,7 +131,7 @@ def _install_profiler(events: list) -> None:
 
     import duckdb
 
-    from rl_assets.resources import Warehouse
+    from rl_assets.defs.resources import Warehouse
     from rl_assets.warehouse.duckdb_backend import DuckDBBackend
 
     def timed(label_of, function):
@@ -212,7 +213,9 @@ def asset_direct(db_path: str, tickers: int, day: str, profile: bool = False) ->
     """Run the asset's body for one partition by direct invocation; time the call."""
     import dagster as dg
 
-    from rl_assets.assets.market import ArchiveConfig, options_chain_history
+    from rl_assets.defs.assets.market import ArchiveConfig
+
+    options_chain_history = code_location().get_assets_def("options_chain_history")
 
     events: list = []
     if profile:
@@ -234,8 +237,11 @@ def asset_materialize(db_path: str, tickers: int, day: str) -> dict:
     instance); time the whole call."""
     import dagster as dg
 
-    from rl_assets.assets.checks import options_chain_history_checks
-    from rl_assets.assets.market import options_chain_history
+    defs = code_location()
+    options_chain_history = defs.get_assets_def("options_chain_history")
+    options_chain_history_checks = defs.get_asset_checks_def(
+        dg.AssetCheckKey(options_chain_history.key, "unique_key")
+    )
 
     resources = _resources(db_path, tickers)
     instance = dg.DagsterInstance.ephemeral()

@@ -58,7 +58,7 @@ FIXED_LOGICAL_BYTES = {
 # octet_length count bytes, not characters).
 VARIABLE_LENGTH_OVERHEAD = {"STRING": 2, "BYTES": 2}
 
-# How often live_chain_sensor (rl_assets.automation) queries the live table in sidecar mode; the
+# How often live_chain_sensor (rl_assets/defs/sensors.py) queries the live table in sidecar mode; the
 # tests hold the two together.
 SENSOR_INTERVAL_SECONDS = 300
 
@@ -839,13 +839,12 @@ def record_evening(folder: str, day: dt.date = dt.date(2026, 11, 20), tickers: i
     import dagster as dg
     import pandas as pd
 
-    from rl_assets import automation, calendar
+    from rl_assets import calendar
     from rl_assets.archive import archive_chain_frame, replace_date_range, replace_live_chain, write_prices
     from rl_assets.dataset import build_rl_state
-    from rl_assets.definitions import defs, market_assets
+    from rl_assets.defs import build_definitions
     from rl_assets.market.synthetic import SyntheticMarket
     from rl_assets.paper_trading import PAPER_TRADES_STAGING, PICK_COLUMNS, ScreenerRules, build_recommendations
-    from rl_assets.resources import ModelStore, Warehouse, WarehouseMarketProvider
     from rl_assets.reward import HORIZON_DAYS
     from rl_assets.settings import Settings
     from rl_assets.technicals import update_technicals
@@ -879,22 +878,15 @@ def record_evening(folder: str, day: dt.date = dt.date(2026, 11, 20), tickers: i
         )  # fmt: skip
         replace_live_chain(wh, market.chain(day))
 
-    warehouse = Warehouse(duckdb_path=path, dataset=dataset)
-    resources = {
-        "warehouse": warehouse,
-        "market": WarehouseMarketProvider(warehouse=warehouse),
-        "model_store": ModelStore(location=os.path.join(folder, "models")),
-    }
-    # Sidecar mode's definitions: the pipeline's two tables as external assets.
-    pipeline_tables = market_assets(Settings(market="warehouse"))
-    pipeline_keys = {asset.key for asset in pipeline_tables}
-    assets = [*pipeline_tables, *(asset for asset in defs.assets if asset.key not in pipeline_keys)]
-    sidecar = dg.Definitions(assets=assets, asset_checks=defs.asset_checks, jobs=automation.jobs, resources=resources)
+    # Sidecar mode's code location: the pipeline's two tables as external assets.
+    sidecar = build_definitions(
+        Settings(market="warehouse", duckdb_path=path, dataset=dataset, model_store=os.path.join(folder, "models"))
+    )
     runs = {}
     with dg.instance_for_test(temp_dir=folder) as instance:
         with recorded_statements() as recorded:
-            with dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse}) as context:
-                automation.live_chain_sensor(context)
+            with dg.build_sensor_context(instance=instance, resources=sidecar.resources) as context:
+                sidecar.get_sensor_def("live_chain_sensor")(context)
         runs["live_chain_sensor"] = recorded
         for job, partition in (("daily_job", day), ("labels_job", labelled)):
             job_definition = sidecar.resolve_job_def(job)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from rl_assets_bench import (
     child_steps,
+    code_location,
     fmt_int,
     median,
     row,
@@ -109,8 +110,8 @@ def asset(db_path: str, day: str) -> dict:
     """The asset body for one partition, by direct invocation."""
     import dagster as dg
 
-    from rl_assets.assets.dataset import rl_dataset
-    from rl_assets.resources import Warehouse
+    rl_dataset = code_location().get_assets_def("rl_dataset")
+    from rl_assets.defs.resources import Warehouse
 
     with dg.build_asset_context(
         partition_key=day, resources={"warehouse": Warehouse(duckdb_path=db_path, dataset=DATASET)}

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rl_assets_bench import REPO_ROOT, child_steps, fmt_int, row, timed_call, warm_duckdb_python
+from rl_assets_bench import REPO_ROOT, child_steps, code_location, fmt_int, row, timed_call, warm_duckdb_python
 
 SEED = 7
 DATASET = "rl_assets"
@@ -86,23 +86,25 @@ def _sessions(days: int) -> dict:
 def stage(db_path: str, name: str, tickers: int, days: int) -> dict:
     """One stage as a single-run backfill: dg.materialize of the asset and its checks over a range."""
     window = _sessions(days)
-    # The partitions' first day is read from the environment when rl_assets is first imported.
-    os.environ["RL_ASSETS_START_DATE"] = window["warmup_start"]
     import dagster as dg
 
-    from rl_assets.assets import checks
-    from rl_assets.assets.dataset import rl_dataset, rl_state
-    from rl_assets.assets.market import options_chain_history, price_data
-    from rl_assets.assets.technicals import technicals_history
-    from rl_assets.partitions import range_run_tags
-    from rl_assets.resources import SyntheticMarketProvider, Warehouse
+    from rl_assets.defs.partitions import range_run_tags
+    from rl_assets.defs.resources import SyntheticMarketProvider, Warehouse
+
+    # The partitions start at the technicals' warm-up before the window.
+    defs = code_location(start_date=dt.date.fromisoformat(window["warmup_start"]))
+
+    def with_checks(asset: str, first_check: str | None) -> list:
+        key = dg.AssetKey(asset)
+        checks = [defs.get_asset_checks_def(dg.AssetCheckKey(key, first_check))] if first_check else []
+        return [defs.get_assets_def(key), *checks]
 
     assets, start, end = {
-        "prices": ([price_data, checks.price_data_checks], window["warmup_start"], window["label_end"]),
-        "archive": ([options_chain_history, checks.options_chain_history_checks], window["first"], window["label_end"]),
-        "technicals": ([technicals_history], window["first"], window["last"]),
-        "state": ([rl_state, checks.rl_state_checks], window["first"], window["last"]),
-        "dataset": ([rl_dataset, checks.rl_dataset_checks], window["first"], window["last"]),
+        "prices": (with_checks("price_data", "unique_key"), window["warmup_start"], window["label_end"]),
+        "archive": (with_checks("options_chain_history", "unique_key"), window["first"], window["label_end"]),
+        "technicals": (with_checks("technicals_history", None), window["first"], window["last"]),
+        "state": (with_checks("rl_state", "unique_key"), window["first"], window["last"]),
+        "dataset": (with_checks("rl_dataset", "unique_key"), window["first"], window["last"]),
     }[name]
     resources = {
         "warehouse": Warehouse(duckdb_path=db_path, dataset=DATASET),

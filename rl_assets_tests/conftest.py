@@ -6,7 +6,7 @@ import pytest
 
 from rl_assets import calendar
 from rl_assets.market.synthetic import SyntheticMarket
-from rl_assets.resources import SyntheticMarketProvider, Warehouse
+from rl_assets.defs.resources import SyntheticMarketProvider, Warehouse
 from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST, BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.bigquery_emulator import PROJECT, running_emulator

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rl_assets.resources import WAREHOUSE_POOL
+from rl_assets.defs.resources import WAREHOUSE_POOL
 from rl_assets.settings import REPO_ROOT
 
 LOCATION, REPOSITORY = "rl_assets", "__repository__"

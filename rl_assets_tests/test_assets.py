@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from rl_assets.archive import replace_live_chain
-from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
-from rl_assets.assets.market import options_chain, options_chain_history, price_data
-from rl_assets.partitions import range_run_tags
-from rl_assets.resources import SyntheticMarketProvider
+from rl_assets_tests.code_location import options_chain_history_checks, price_data_checks
+from rl_assets_tests.code_location import options_chain, options_chain_history, price_data
+from rl_assets.defs.partitions import range_run_tags
+from rl_assets.defs.resources import SyntheticMarketProvider
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.conftest import DAY, NEXT_DAY
 
@@ -260,7 +260,7 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
         "RL_ASSETS_UNIVERSE": "3",
         "RL_ASSETS_MODEL_STORE": str(tmp_path / "models"),
     }
-    done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.demo", "--days", "5"], **demo_env)
+    done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.defs.demo", "--days", "5"], **demo_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "4 partitions" in done.stdout
     # prices 5; backfill 9 history + 1 technicals + 4 rl_state; daily 5 + 9 + 1 + 4; dataset 5

@@ -15,16 +15,19 @@ from dagster._core.loader import LoadingContextForTest
 from dagster._core.test_utils import freeze_time
 from dagster._utils.schedules import cron_string_iterator
 
-from rl_assets import automation, calendar
-from rl_assets.assets.market import price_data
-from rl_assets.definitions import defs
-from rl_assets.partitions import FRESHNESS_DEADLINE, range_run_tags, trading_days
-from rl_assets.resources import ModelStore, SyntheticMarketProvider, Warehouse
+from rl_assets import calendar
+from rl_assets.defs.checks import HISTORY_ASSETS
+from rl_assets.defs.partitions import FRESHNESS_DEADLINE, range_run_tags
+from rl_assets.defs.resources import ModelStore, SyntheticMarketProvider, Warehouse
 from rl_assets.retraining import ModelVersionState, RetrainPolicy, retraining_due
 from rl_assets.reward import HORIZON_DAYS
 from rl_assets.settings import REPO_ROOT
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_tests.code_location import DEFS, history_freshness_checks, price_data, sensor
 from rl_assets_tests.conftest import DAY, SMALL_UNIVERSE
+
+defs = DEFS
+trading_days = price_data.partitions_def
 
 NEW_YORK = ZoneInfo(calendar.TIMEZONE)
 THANKSGIVING = dt.date(2026, 11, 26)
@@ -36,7 +39,7 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 # ---- The schedule
 def test_schedule_runs_each_session_after_the_close_and_skips_holidays():
-    schedule = automation.trading_day_schedule
+    schedule = defs.get_schedule_def("trading_day_schedule")
     assert schedule.execution_timezone == calendar.TIMEZONE
     assert schedule.job_name == "daily_job"
     with dg.instance_for_test() as instance:
@@ -69,7 +72,7 @@ def daily_runs(tmp_path_factory):
         "model_store": ModelStore(location=str(folder / "models")),
     }
     test_defs = dg.Definitions(
-        assets=defs.assets, asset_checks=defs.asset_checks, jobs=automation.jobs, resources=resources
+        assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=resources
     )
     days = calendar.trading_days(calendar.shift_trading_days(DAY, -HORIZON_DAYS), DAY)
     with dg.instance_for_test(temp_dir=str(folder)) as instance:
@@ -116,7 +119,7 @@ def test_a_successful_daily_run_resolves_the_session_three_days_back(daily_runs)
         dagster_run=instance.get_run_by_id(newest.run_id),
         dagster_event=_success_event(instance, newest.run_id),
     )
-    request = automation.labels_after_daily_run(context)
+    request = sensor("labels_after_daily_run")(context)
     assert request.partition_key == str(days[0]) and request.run_key == f"labels:{days[0]}"
     labels = (
         daily_runs["defs"]
@@ -144,7 +147,7 @@ def test_the_labels_sensor_skips_a_run_without_a_partition_and_maps_ranges(daily
             dagster_run=run.with_tags(tags),
             dagster_event=event,
         )
-        return automation.labels_after_daily_run(context)
+        return sensor("labels_after_daily_run")(context)
 
     assert isinstance(evaluate({}), dg.SkipReason)
     ranged = evaluate(range_run_tags(days[0], days[-1]))
@@ -170,7 +173,7 @@ def _register_versions(instance, version: int, train_end: dt.date = TRAINED_THRO
 
 def _evaluate(instance, cursor=None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, sensor_name="retraining_sensor")
-    return automation.retraining_sensor(context), context
+    return sensor("retraining_sensor")(context), context
 
 
 def _requests(result) -> list[dg.RunRequest]:
@@ -282,9 +285,9 @@ def test_the_session_a_freshness_check_expects(now, expected):
 
 def _run_freshness_checks(instance) -> dict[str, dg.AssetCheckEvaluation]:
     result = dg.materialize(
-        [automation.history_freshness_checks, *automation.HISTORY_ASSETS],
+        [history_freshness_checks, *(defs.get_assets_def(asset) for asset in HISTORY_ASSETS)],
         instance=instance,
-        selection=dg.AssetSelection.checks(automation.history_freshness_checks),
+        selection=dg.AssetSelection.checks(history_freshness_checks),
         resources=defs.resources,  # bound, never opened: only the checks run
     )
     return {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}

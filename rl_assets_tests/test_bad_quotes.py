@@ -15,20 +15,14 @@ import pytest
 
 from rl_assets import calendar, quality
 from rl_assets.archive import archive_chain_frame, replace_live_chain, write_prices
-from rl_assets.assets.checks import (
-    BLOCKING_CHECKS,
-    options_chain_history_checks,
-    price_data_checks,
-    price_data_matches_chain,
-    rl_dataset_checks,
-    rl_state_checks,
-)
-from rl_assets.assets.dataset import rl_state
-from rl_assets.assets.market import options_chain_history, price_data
-from rl_assets.assets.technicals import technicals_history
+from rl_assets_tests.code_location import options_chain_history_checks, price_data_checks, price_data_matches_chain, rl_dataset_checks, rl_state_checks
+from rl_assets.defs.checks import BLOCKING_CHECKS
+from rl_assets_tests.code_location import rl_state
+from rl_assets_tests.code_location import options_chain_history, price_data
+from rl_assets_tests.code_location import technicals_history
 from rl_assets.dataset import build_rl_state
-from rl_assets.partitions import range_run_tags
-from rl_assets.resources import Warehouse, WarehouseMarketProvider
+from rl_assets.defs.partitions import range_run_tags
+from rl_assets.defs.resources import Warehouse, WarehouseMarketProvider
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.conftest import DAY, NEXT_DAY
 from rl_assets_tests.history import run_statement, table

@@ -20,19 +20,15 @@ from google.oauth2 import service_account
 
 from rl_assets import calendar
 from rl_assets.archive import replace_live_chain, write_prices
-from rl_assets.assets.checks import options_chain_history_checks, price_data_checks
-from rl_assets.assets.dataset import rl_dataset, rl_state
-from rl_assets.assets.market import (
-    options_chain_history,
-    options_chain_source,
-    price_data,
-    price_data_source,
+from rl_assets.defs import build_definitions
+from rl_assets.defs.partitions import range_run_tags
+from rl_assets.defs.resources import (
+    SIDECAR_TABLES,
+    SyntheticMarketProvider,
+    Warehouse,
+    WarehouseMarketProvider,
+    build_resources,
 )
-from rl_assets.assets.technicals import technicals_history
-from rl_assets.automation import daily_job, live_archive_job, live_chain_sensor
-from rl_assets.partitions import range_run_tags
-from rl_assets.definitions import build_resources
-from rl_assets.resources import SIDECAR_TABLES, SyntheticMarketProvider, Warehouse, WarehouseMarketProvider
 from rl_assets.settings import CREDENTIALS_VARIABLE, Settings
 from rl_assets.warehouse.backend import CREATE_STATEMENTS, WarehouseError, staged
 from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST, BigQueryBackend, bigquery_client
@@ -40,7 +36,23 @@ from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets.warehouse.sql import target_table
 from rl_assets_tests.bigquery_emulator import PROJECT
 from rl_assets_tests.conftest import DAY, NEXT_DAY, SMALL_UNIVERSE
+from rl_assets_tests.code_location import (
+    options_chain_history,
+    options_chain_history_checks,
+    price_data,
+    price_data_checks,
+    rl_dataset,
+    rl_state,
+    technicals_history,
+)
 from rl_assets_tests.history import table
+
+# Sidecar mode's code location: the pipeline's options_chain and price_data are external assets.
+SIDECAR_DEFS = build_definitions(Settings(market="warehouse"))
+options_chain_source = SIDECAR_DEFS.get_assets_def("options_chain")
+price_data_source = SIDECAR_DEFS.get_assets_def("price_data")
+daily_job, live_archive_job = SIDECAR_DEFS.get_job_def("daily_job"), SIDECAR_DEFS.get_job_def("live_archive_job")
+live_chain_sensor = SIDECAR_DEFS.get_sensor_def("live_chain_sensor")
 
 SEED = 11
 KEYS = {
@@ -443,7 +455,10 @@ def test_sidecar_checks_run_with_a_key_and_leave_no_key_file(sidecar, token_endp
     (token_uri), so the requests carry the key's own credentials and nothing reaches Google."""
     monkeypatch.setenv(CREDENTIALS_VARIABLE, service_account_key(token_uri=token_endpoint))
     dataset = sidecar["warehouse"].dataset
-    settings = Settings(market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset=dataset)
+    settings = Settings(
+        market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset=dataset,
+        credentials_variable=CREDENTIALS_VARIABLE,
+    )  # fmt: skip
     resources = build_resources(settings)
     assert resources["warehouse"].external_tables == list(SIDECAR_TABLES)
     result = dg.materialize(

@@ -113,9 +113,11 @@ def test_every_declared_execution_names_the_tables_its_statement_reads():
 
 
 def test_the_sensor_interval_is_the_sensors():
-    from rl_assets import automation
+    from rl_assets.defs import build_definitions
+    from rl_assets.settings import Settings
 
-    assert cost.SENSOR_INTERVAL_SECONDS == automation.live_chain_sensor.minimum_interval_seconds
+    live_chain_sensor = build_definitions(Settings(market="warehouse")).get_sensor_def("live_chain_sensor")
+    assert cost.SENSOR_INTERVAL_SECONDS == live_chain_sensor.minimum_interval_seconds
 
 
 def test_the_estimate_of_a_real_warehouse(evening):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from rl_assets import calendar
-from rl_assets.partitions import trading_day_partitions
+from rl_assets.defs.partitions import trading_day_partitions
 from rl_assets.settings import Settings
 
 
@@ -66,7 +66,7 @@ def test_settings_defaults_and_errors():
 
 
 def test_the_duckdb_memory_limit_reaches_the_connection(tmp_path):
-    from rl_assets.resources import Warehouse
+    from rl_assets.defs.resources import Warehouse
 
     with Warehouse(duckdb_path=str(tmp_path / "w.duckdb"), duckdb_memory_limit="300MB").session() as wh:
         limit = wh.connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from rl_assets import calendar, quality
-from rl_assets.assets.checks import rl_dataset_checks, rl_state_checks
-from rl_assets.assets.dataset import rl_dataset, rl_state
-from rl_assets.assets.market import options_chain_history, price_data
-from rl_assets.assets.technicals import technicals_history
+from rl_assets_tests.code_location import rl_dataset_checks, rl_state_checks
+from rl_assets_tests.code_location import rl_dataset, rl_state
+from rl_assets_tests.code_location import options_chain_history, price_data
+from rl_assets_tests.code_location import technicals_history
 from rl_assets.dataset import DatasetRefused, build_rl_dataset, build_rl_state
 from rl_assets.market.synthetic import SyntheticMarket
-from rl_assets.partitions import range_run_tags
+from rl_assets.defs.partitions import range_run_tags
 from rl_assets.reward import label_days, resolve
 from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS, RL_DATASET_COLUMNS, RL_STATE_COLUMNS
 from rl_assets.technicals import compute_technicals, prepare_prices, update_technicals

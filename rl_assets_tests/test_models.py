@@ -19,8 +19,10 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from rl_assets import automation, calendar
-from rl_assets.assets.models import TrainingConfig, baseline_model, ppo_agent
+from rl_assets import calendar
+from rl_assets.defs import sensors
+from rl_assets_tests.code_location import baseline_model, ppo_agent
+from rl_assets.defs.assets.models import TrainingConfig
 from rl_assets.baseline import BaselineConfig, HitClassifier, predict_proba, train_classifier
 from rl_assets.features import STATE_FEATURES, Scaler
 from rl_assets.model_store import (
@@ -34,7 +36,7 @@ from rl_assets.model_store import (
     versions,
 )
 from rl_assets.ppo import ActorCritic, PPOConfig, take_probability, train_ppo
-from rl_assets.resources import ModelStore, Warehouse
+from rl_assets.defs.resources import ModelStore, Warehouse
 from rl_assets.retraining import ModelVersionState
 from rl_assets.rl_env import ENV_ID, BatchedOptionsFilterEnv, OptionsFilterEnv, candidate_days
 from rl_assets.schema import CONTRACT_FEATURES
@@ -387,8 +389,8 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
         assert metadata["version"] == 1
         assert metadata["usable_from"] == str(calendar.shift_trading_days(last_label_end, 1))
         # The retraining sensor reads the current version from this materialisation.
-        assert automation.model_state(
-            automation.latest_materialization(instance, dg.AssetKey(name))
+        assert sensors.model_state(
+            sensors.latest_materialization(instance, dg.AssetKey(name))
         ) == ModelVersionState(
             version=1, train_end=last_snapshot, usable_from=calendar.shift_trading_days(last_label_end, 1)
         )

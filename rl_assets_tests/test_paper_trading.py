@@ -14,15 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rl_assets import automation, calendar
-from rl_assets.assets.paper_trading import paper_trades, paper_trading_performance, recommendations
+from rl_assets import calendar
+from rl_assets.defs import sensors
+from rl_assets_tests.code_location import paper_trades, paper_trading_performance, recommendations
 from rl_assets.baseline import BaselineConfig, train_classifier
 from rl_assets.features import Scaler
 from rl_assets.model_store import register, usable_from
 from rl_assets.paper_trading import ScreenerRules, build_recommendations, performance, record_paper_trades
-from rl_assets.partitions import range_run_tags
+from rl_assets.defs.partitions import range_run_tags
 from rl_assets.ppo import PPOConfig, train_ppo
-from rl_assets.resources import Warehouse
+from rl_assets.defs.resources import Warehouse
 from rl_assets.rl_env import candidate_days
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.history import table
@@ -211,8 +212,8 @@ def test_assets_screen_pick_and_track(market):
     performance_run = dg.materialize([paper_trading_performance], resources=resources, instance=instance)
     assert performance_run.success
     # The retraining sensor reads each model's rolling hit rate from this materialisation.
-    rolling = automation.rolling_hit_rates(
-        automation.latest_materialization(instance, dg.AssetKey("paper_trading_performance"))
+    rolling = sensors.rolling_hit_rates(
+        sensors.latest_materialization(instance, dg.AssetKey("paper_trading_performance"))
     )
     assert {"ppo_agent", "baseline_model"} <= set(rolling) and rolling["ppo_agent"]["picks"] > 0
     (metadata,) = [e.metadata for e in performance_run.asset_materializations_for_node("paper_trading_performance")]

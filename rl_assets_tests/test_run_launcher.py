@@ -8,7 +8,7 @@ import time
 
 import dagster as dg
 
-from rl_assets.run_launcher import MonitoredRunLauncher, process_gone
+from rl_assets.defs.run_launcher import MonitoredRunLauncher, process_gone
 from rl_assets.settings import REPO_ROOT
 
 

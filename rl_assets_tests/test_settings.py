@@ -11,9 +11,9 @@ import textwrap
 import duckdb
 import pytest
 
-from rl_assets.definitions import build_resources
+from rl_assets.defs.resources import build_resources
 from rl_assets.market.synthetic import EPOCH
-from rl_assets.resources import Warehouse
+from rl_assets.defs.resources import Warehouse
 from rl_assets.settings import MIN_DUCKDB_MEMORY_LIMIT, Settings
 from rl_assets.warehouse.backend import WarehouseError
 
@@ -93,7 +93,7 @@ def test_a_folder_that_cannot_be_created_is_named(tmp_path):
 OPEN_SESSIONS = textwrap.dedent(
     """
     import sys
-    from rl_assets.resources import Warehouse
+    from rl_assets.defs.resources import Warehouse
     from rl_assets.warehouse.backend import WarehouseError
     for path in sys.argv[1:]:
         try:

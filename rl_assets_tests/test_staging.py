@@ -3,7 +3,7 @@ opens; a live run's staging, the contract's tables and a user's tables are never
 
 import pandas as pd
 
-from rl_assets.resources import Warehouse
+from rl_assets.defs.resources import Warehouse
 from rl_assets.warehouse.backend import LABEL_WINDOWS_TABLE, PRICE_STAGING_TABLE, STAGING_BASES, staged
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from rl_assets.resources import Warehouse
+from rl_assets.defs.resources import Warehouse
 from rl_assets.settings import REPO_ROOT
 from rl_assets.warehouse.lock import WarehouseLockTimeout, WarehouseLockUnavailable, holding, lock_path
 
@@ -20,7 +20,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 # Another rl-assets process writing to the same file through its own session (outside a run).
 OTHER_WRITER = """
 import sys
-from rl_assets.resources import Warehouse
+from rl_assets.defs.resources import Warehouse
 with Warehouse(duckdb_path=sys.argv[1], dataset="rl_test").session() as wh:
     wh.connection.execute("CREATE TABLE rl_test.written_by_another_process AS SELECT 1 AS x")
 """

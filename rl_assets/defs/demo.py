@@ -17,19 +17,9 @@ import pandas as pd
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from rl_assets import calendar  # noqa: E402
-from rl_assets.assets.checks import (  # noqa: E402
-    options_chain_history_checks,
-    price_data_checks,
-    rl_dataset_checks,
-    rl_state_checks,
-)
-from rl_assets.assets.dataset import rl_dataset, rl_state  # noqa: E402
-from rl_assets.assets.market import options_chain, options_chain_history, price_data  # noqa: E402
-from rl_assets.assets.models import TrainingConfig, baseline_model, ppo_agent  # noqa: E402
-from rl_assets.assets.paper_trading import paper_trades, paper_trading_performance, recommendations  # noqa: E402
-from rl_assets.assets.technicals import technicals_history  # noqa: E402
-from rl_assets.definitions import defs  # noqa: E402
-from rl_assets.partitions import range_run_tags  # noqa: E402
+from rl_assets.defs import build_definitions  # noqa: E402
+from rl_assets.defs.assets.models import TrainingConfig  # noqa: E402
+from rl_assets.defs.partitions import range_run_tags  # noqa: E402
 from rl_assets.reward import HORIZON_DAYS  # noqa: E402
 from rl_assets.settings import Settings  # noqa: E402
 
@@ -46,6 +36,18 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     settings = Settings.from_env()
+    defs = build_definitions(settings)
+    checks = {c.node_def.name: c for c in defs.asset_checks}
+    price_data_checks, options_chain_history_checks = checks["price_data_checks"], checks["options_chain_history_checks"]
+    rl_state_checks, rl_dataset_checks = checks["rl_state_checks"], checks["rl_dataset_checks"]
+    options_chain, price_data, options_chain_history, technicals_history, rl_state, rl_dataset = (
+        defs.get_assets_def(name)
+        for name in ("options_chain", "price_data", "options_chain_history", "technicals_history", "rl_state", "rl_dataset")
+    )
+    baseline_model, ppo_agent, recommendations, paper_trades, paper_trading_performance = (
+        defs.get_assets_def(name)
+        for name in ("baseline_model", "ppo_agent", "recommendations", "paper_trades", "paper_trading_performance")
+    )
     end = calendar.latest_closed_session(pd.Timestamp.now(tz="UTC"))
     start = calendar.shift_trading_days(end, -(args.days - 1))
     if start < settings.start_date:

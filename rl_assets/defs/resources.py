@@ -1,4 +1,4 @@
-"""Dagster resources: the warehouse and the market-data provider."""
+"""Dagster resources: the warehouse, the market-data provider and the model store, built from the settings."""
 
 from __future__ import annotations
 
@@ -27,8 +27,6 @@ from rl_assets.warehouse.sql import validate_identifier
 # one writer at a time, so the embedded dagster.yaml limits the pool to one run: a second run
 # waits in the queue instead of failing on the file lock.
 WAREHOUSE_POOL = "warehouse"
-# The kind tag the UI shows on warehouse assets: duckdb or bigquery, as configured.
-WAREHOUSE_KIND = Settings.from_env().warehouse
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -195,3 +193,27 @@ class ModelStore(dg.ConfigurableResource):
     """Where model artifacts live: a local folder (default data/models) or gs://bucket/prefix."""
 
     location: str = "data/models"
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources of one mode: the warehouse (DuckDB or BigQuery), the market (synthetic, or the
+    existing pipeline's tables in sidecar mode) and the model store."""
+    sidecar = settings.market == "warehouse"
+    warehouse = Warehouse(
+        backend=settings.warehouse,
+        duckdb_path=settings.duckdb_path,
+        duckdb_memory_limit=settings.duckdb_memory_limit,
+        dataset=settings.dataset,
+        bq_project=settings.bq_project,
+        bq_location=settings.bq_location,
+        # A service-account key travels as an EnvVar: the UI and logs show its name, never its value.
+        gcp_credentials=dg.EnvVar(settings.credentials_variable) if settings.credentials_variable else None,
+        # Sidecar mode: rl-assets never creates the existing pipeline's tables.
+        external_tables=list(SIDECAR_TABLES) if sidecar else [],
+    )
+    market: MarketDataProvider = (
+        WarehouseMarketProvider(warehouse=warehouse)
+        if sidecar
+        else SyntheticMarketProvider(seed=settings.seed, signal=settings.signal, universe=settings.universe)
+    )
+    return {"warehouse": warehouse, "market": market, "model_store": ModelStore(location=settings.model_store)}

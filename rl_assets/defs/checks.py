@@ -1,4 +1,5 @@
-"""Asset checks on the warehouse tables: one check step per asset, after it in the same run.
+"""Asset checks. The data checks on the warehouse tables: one check step per asset, after it in the
+same run; and the freshness checks of the history assets, on their own deadline schedule.
 
 The rules live in rl_assets.quality; the counts come from in-warehouse queries over every trading
 day the run covers (one day, or a whole single-run backfill). The checks are not partitioned
@@ -12,10 +13,11 @@ import dagster as dg
 import pandas as pd
 
 from rl_assets import calendar, quality, reward
-from rl_assets.assets.dataset import rl_dataset, rl_state
-from rl_assets.assets.market import options_chain_history, price_data
-from rl_assets.partitions import run_days
-from rl_assets.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
+from rl_assets.defs.partitions import FRESHNESS_DEADLINE, run_days
+from rl_assets.defs.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
+
+PRICE_DATA, OPTIONS_CHAIN_HISTORY = dg.AssetKey("price_data"), dg.AssetKey("options_chain_history")
+RL_STATE, RL_DATASET = dg.AssetKey("rl_state"), dg.AssetKey("rl_dataset")
 
 # The checks that prove corruption block: when one fails (ERROR severity), the assets downstream
 # of its asset do not run in that run, so a corrupt day never becomes state, labels or picks.
@@ -42,7 +44,7 @@ PRICE_CHECKS = {
 }
 
 
-def _specs(asset: dg.AssetsDefinition, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
+def _specs(asset: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
             name,
@@ -54,10 +56,10 @@ def _specs(asset: dg.AssetsDefinition, checks: dict[str, str]) -> list[dg.AssetC
     ]
 
 
-def _results(asset: dg.AssetsDefinition, outcomes: list[quality.CheckOutcome]) -> list[dg.AssetCheckResult]:
+def _results(asset: dg.AssetKey, outcomes: list[quality.CheckOutcome]) -> list[dg.AssetCheckResult]:
     return [
         dg.AssetCheckResult(
-            asset_key=asset.key,
+            asset_key=asset,
             check_name=o.name,
             passed=o.passed,
             severity=dg.AssetCheckSeverity.WARN if o.warn_only else dg.AssetCheckSeverity.ERROR,
@@ -80,7 +82,7 @@ def _run_days(context: dg.AssetCheckExecutionContext, wh, latest_date_statement:
     return [pd.Timestamp(latest).date()]
 
 
-@dg.multi_asset_check(specs=_specs(options_chain_history, HISTORY_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(OPTIONS_CHAIN_HISTORY, HISTORY_CHECKS), pool=WAREHOUSE_POOL)
 def options_chain_history_checks(
     context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse
 ):
@@ -100,10 +102,10 @@ def options_chain_history_checks(
             expected_underlyings,
             days,
         )
-    yield from _results(options_chain_history, outcomes)
+    yield from _results(OPTIONS_CHAIN_HISTORY, outcomes)
 
 
-@dg.multi_asset_check(specs=_specs(price_data, PRICE_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(PRICE_DATA, PRICE_CHECKS), pool=WAREHOUSE_POOL)
 def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse):
     """Data-quality rules for daily prices, evaluated for every trading day in the run."""
     expected_tickers = market.tickers()  # before the session: no nested sessions (see above)
@@ -113,14 +115,14 @@ def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketData
         outcomes = quality.price_data_outcomes(
             wh.query("price_data_quality", window), wh.query("price_data_tickers", window), expected_tickers, days
         )
-    yield from _results(price_data, outcomes)
+    yield from _results(PRICE_DATA, outcomes)
 
 
 @dg.asset_check(
-    asset=price_data,
+    asset=PRICE_DATA,
     name="close_matches_chain_underlying_price",
     # It reads the archived chain too: ordered after both assets when a run has both.
-    additional_deps=[options_chain_history],
+    additional_deps=[OPTIONS_CHAIN_HISTORY],
     pool=WAREHOUSE_POOL,
     description="price_data's close is within "
     f"{quality.UNDERLYING_PRICE_TOLERANCE:.0%} of the archived chain's underlying_price for the same "
@@ -134,7 +136,7 @@ def price_data_matches_chain(context: dg.AssetCheckExecutionContext, warehouse: 
             "price_data_vs_chain",
             {"start_date": days[0], "end_date": days[-1], "tolerance": quality.UNDERLYING_PRICE_TOLERANCE},
         )
-    (result,) = _results(price_data, [quality.close_matches_chain_outcome(compared, days)])
+    (result,) = _results(PRICE_DATA, [quality.close_matches_chain_outcome(compared, days)])
     return result
 
 
@@ -155,7 +157,7 @@ DATASET_CHECKS = {
 }
 
 
-@dg.multi_asset_check(specs=_specs(rl_state, STATE_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(RL_STATE, STATE_CHECKS), pool=WAREHOUSE_POOL)
 def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Point-in-time and candidate rules for rl_state, evaluated for every trading day in the run."""
     with warehouse.session() as wh:
@@ -164,10 +166,10 @@ def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
         outcomes = quality.rl_state_outcomes(
             wh.query("rl_state_quality", window), wh.query("rl_state_sources", window), days
         )
-    yield from _results(rl_state, outcomes)
+    yield from _results(RL_STATE, outcomes)
 
 
-@dg.multi_asset_check(specs=_specs(rl_dataset, DATASET_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(RL_DATASET, DATASET_CHECKS), pool=WAREHOUSE_POOL)
 def rl_dataset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Label coverage, leakage and window rules for rl_dataset, for every trading day in the run."""
     with warehouse.session() as wh:
@@ -175,4 +177,53 @@ def rl_dataset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehou
         window = {"start_date": days[0], "end_date": days[-1]}
         label_end = {day: reward.label_days(day)[-1] for day in days}
         outcomes = quality.rl_dataset_outcomes(wh.query("rl_dataset_quality", window), label_end, days)
-    yield from _results(rl_dataset, outcomes)
+    yield from _results(RL_DATASET, outcomes)
+
+
+# ---- Freshness: has the latest session's partition landed by the deadline? The assets' plain
+# FreshnessPolicy only sees the newest materialisation of any partition, which a backfill of an old
+# day would fake. (Dagster's build_time_partition_freshness_checks reads the partitions definition's
+# end_offset=1 as "tomorrow's session is due" on the evening of a holiday, so the expected day
+# comes from the exchange calendar here.)
+LATEST_SESSION_LANDED = "latest_session_landed"
+# The daily assets this code location materialises; in sidecar mode price_data is the pipeline's.
+HISTORY_ASSETS = ("price_data", "options_chain_history", "technicals_history")
+SIDECAR_HISTORY_ASSETS = ("options_chain_history", "technicals_history")
+
+
+def build_freshness_checks(assets: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    """One `latest_session_landed` check per history asset in `assets`, evaluated together on the
+    freshness deadline schedule."""
+
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                LATEST_SESSION_LANDED,
+                asset=asset,
+                description=f"Fails when the newest NYSE session whose {FRESHNESS_DEADLINE:%H:%M} New York deadline "
+                "has passed has no materialised partition.",
+            )
+            for asset in assets
+        ],
+        can_subset=True,
+    )
+    def history_freshness_checks(context: dg.AssetCheckExecutionContext):
+        expected = calendar.latest_session_due(pd.Timestamp.now(tz="UTC"), FRESHNESS_DEADLINE)
+        for check_key in context.selected_asset_check_keys:
+            landed = context.instance.get_materialized_partitions(check_key.asset_key)
+            newest = max(landed, default=None)
+            passed = str(expected) in landed
+            yield dg.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=check_key.name,
+                passed=passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=f"partition {expected} {'has landed' if passed else 'is overdue'} "
+                f"(deadline {FRESHNESS_DEADLINE:%H:%M} New York); newest partition: {newest}",
+                metadata={"expected_partition": str(expected), "newest_partition": str(newest)},
+            )
+
+    return history_freshness_checks
+
+
+DATA_CHECKS = [price_data_checks, price_data_matches_chain, options_chain_history_checks, rl_state_checks, rl_dataset_checks]

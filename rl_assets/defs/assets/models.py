@@ -10,13 +10,12 @@ import torch
 from pydantic import Field
 
 from rl_assets import calendar
-from rl_assets.assets.dataset import rl_dataset
 from rl_assets.baseline import BaselineConfig
 from rl_assets.evaluation import Fold
 from rl_assets.features import STATE_FEATURES
 from rl_assets.model_store import register, usable_from
 from rl_assets.ppo import PPOConfig
-from rl_assets.resources import WAREHOUSE_POOL, ModelStore, Warehouse
+from rl_assets.defs.resources import WAREHOUSE_POOL, ModelStore, Warehouse
 from rl_assets.schema import CONTRACT_FEATURES
 from rl_assets.training import (
     PICKS,
@@ -117,7 +116,7 @@ def _metadata(version, frame, folds, metrics, models, plot, started) -> dict:
     }
 
 
-@dg.asset(group_name="models", kinds={"torch"}, deps=[rl_dataset], pool=WAREHOUSE_POOL)
+@dg.asset(group_name="models", kinds={"torch"}, deps=["rl_dataset"], pool=WAREHOUSE_POOL)
 def baseline_model(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, model_store: ModelStore
 ) -> dg.MaterializeResult:
@@ -151,7 +150,7 @@ def baseline_model(
     )
 
 
-@dg.asset(group_name="models", kinds={"torch"}, deps=[rl_dataset], pool=WAREHOUSE_POOL)
+@dg.asset(group_name="models", kinds={"torch"}, deps=["rl_dataset"], pool=WAREHOUSE_POOL)
 def ppo_agent(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, model_store: ModelStore
 ) -> dg.MaterializeResult:

@@ -5,7 +5,6 @@ import datetime as dt
 import dagster as dg
 
 from rl_assets import calendar
-from rl_assets.settings import Settings
 
 # The evening run starts an hour after the regular 16:00 close (early closes are earlier), once the
 # day's chain and closes have landed and before the live chain is wiped for the next session.
@@ -74,6 +73,3 @@ def run_days(tags: dict[str, str]) -> list[dt.date]:
     start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     return calendar.trading_days(start, end) if start and end else []
 
-
-# Built once from RL_ASSETS_START_DATE: every daily asset shares this definition.
-trading_days = trading_day_partitions(Settings.from_env().start_date)

@@ -1,0 +1,175 @@
+"""The code location is built from its settings: every mode side by side in one process, each
+loadable by `dagster definitions validate`, and the Dagster layer kept in rl_assets/defs/."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from rl_assets.defs import build_definitions
+from rl_assets.settings import REPO_ROOT, VARIABLES, Settings
+from rl_assets_tests.bigquery_emulator import PROJECT
+
+EVERY_ASSET = {
+    "options_chain", "price_data", "options_chain_history", "technicals_history", "rl_state", "rl_dataset",
+    "baseline_model", "ppo_agent", "recommendations", "paper_trades", "paper_trading_performance",
+}  # fmt: skip
+PIPELINE_TABLES = {"options_chain", "price_data"}  # the existing pipeline's, in sidecar mode
+EVERY_JOB = {
+    "daily_job", "labels_job", "archive_job", "dataset_job", "training_job", "paper_trading_job", "live_archive_job",
+}  # fmt: skip
+
+SYNTHETIC_DUCKDB = Settings()
+SIDECAR_DUCKDB = Settings(market="warehouse")
+SIDECAR_BIGQUERY = Settings(market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset="rl_modes")
+MODES = {"synthetic-duckdb": SYNTHETIC_DUCKDB, "sidecar-duckdb": SIDECAR_DUCKDB, "sidecar-bigquery": SIDECAR_BIGQUERY}
+
+
+def _freshness_checked(defs: dg.Definitions) -> set[str]:
+    graph = defs.resolve_asset_graph()
+    return {key.asset_key.to_user_string() for key in graph.asset_check_keys if key.name == "latest_session_landed"}
+
+
+def test_every_mode_is_built_side_by_side_in_one_process():
+    built = {name: build_definitions(settings) for name, settings in MODES.items()}
+    for name, defs in built.items():
+        dg.Definitions.validate_loadable(defs)
+        graph = defs.resolve_asset_graph()
+        sidecar = MODES[name].market == "warehouse"
+        keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+        executable = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).is_executable}
+        assert keys == EVERY_ASSET, name
+        assert executable == (EVERY_ASSET - PIPELINE_TABLES if sidecar else EVERY_ASSET), name
+        # The UI's kind tag names the mode's warehouse on every warehouse asset.
+        kinds = {key.to_user_string(): graph.get(key).kinds for key in graph.get_all_asset_keys()}
+        assert MODES[name].warehouse in kinds["options_chain_history"] and MODES[name].warehouse in kinds["price_data"]
+        other_warehouse = {"duckdb", "bigquery"} - {MODES[name].warehouse}
+        assert not other_warehouse & set().union(*kinds.values()), name
+        assert {job.name for job in defs.jobs} == EVERY_JOB, name
+        schedules = {schedule.name for schedule in defs.schedules}
+        sensors = {sensor.name for sensor in defs.sensors}
+        if sidecar:  # the pipeline's clock: the live table is observed, not loaded on a schedule
+            assert schedules == {"freshness_deadline_schedule"}, name
+            assert sensors == {"labels_after_daily_run", "retraining_sensor", "live_chain_sensor"}, name
+            assert _freshness_checked(defs) == {"options_chain_history", "technicals_history"}, name
+        else:
+            assert schedules == {"trading_day_schedule", "freshness_deadline_schedule"}, name
+            assert sensors == {"labels_after_daily_run", "retraining_sensor"}, name
+            assert _freshness_checked(defs) == {"price_data", "options_chain_history", "technicals_history"}, name
+        warehouse = defs.resources["warehouse"]
+        assert warehouse.backend == MODES[name].warehouse, name
+        assert set(warehouse.external_tables) == (PIPELINE_TABLES if sidecar else set()), name
+
+
+def test_the_partitions_start_where_the_settings_say():
+    later = build_definitions(Settings(start_date=Settings().start_date.replace(year=2026)))
+    first = {
+        defs.get_assets_def("price_data").partitions_def.get_first_partition_key()
+        for defs in (later, build_definitions(Settings()))
+    }
+    assert first == {"2026-01-02", "2025-01-02"}
+
+
+def test_the_sidecar_mode_on_bigquery_opens_the_emulators_dataset(emulated_bigquery):
+    """The BigQuery mode's resources reach the warehouse they name: its tables are created, the
+    pipeline's are required, not created (a session fails naming them)."""
+    settings = Settings(market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset=emulated_bigquery)
+    warehouse = build_definitions(settings).resources["warehouse"]
+    with pytest.raises(Exception, match="options_chain"):
+        with warehouse.session():
+            pass
+    owner = build_definitions(Settings(warehouse="bigquery", bq_project=PROJECT, dataset=emulated_bigquery))
+    with owner.resources["warehouse"].session() as wh:  # creates every table, the pipeline's too
+        assert wh.query("rl_dataset_date_range").iloc[0]["row_count"] == 0
+    with warehouse.session() as wh:  # now the pipeline's tables exist
+        assert wh.query("price_data_universe").empty
+
+
+def _variables(settings: Settings) -> dict[str, str]:
+    """The RL_ASSETS_* variables that give `settings` (the entry point's way in)."""
+    return {VARIABLES[field]: str(getattr(settings, field)) for field in VARIABLES if getattr(settings, field) is not None}
+
+
+def test_dagster_definitions_validate_passes_for_every_modes_variables(tmp_path):
+    """The entry point (rl_assets/definitions.py) with each sidecar mode's variables, as `dagster
+    dev` would load it; the modes load concurrently, each with its own instance. (The default
+    mode: test_assets.py's test_the_code_location_loads_like_make_ui_does, through workspace.yaml.)"""
+    cli = str(Path(sys.executable).with_name("dagster"))
+    runs = {}
+    for name, settings in MODES.items():
+        if settings == SYNTHETIC_DUCKDB:
+            continue
+        home = tmp_path / name
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RL_ASSETS_")},
+            **_variables(settings),
+            "PYTHONPATH": str(REPO_ROOT),
+            "DAGSTER_HOME": str(home),
+        }
+        runs[name] = subprocess.Popen(
+            [cli, "definitions", "validate", "-m", "rl_assets.definitions"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    for name, run in runs.items():
+        output, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, f"{name}: {output}"
+        assert "Validation successful" in output, f"{name}: {output}"
+
+
+# ---- The Dagster layer lives in rl_assets/defs/; the rest is plain Python
+PACKAGE = REPO_ROOT / "rl_assets"
+ENTRY_POINT = PACKAGE / "definitions.py"  # imports rl_assets.defs, nothing of dagster itself
+
+
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _plain_modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if PACKAGE / "defs" not in p.parents and p != ENTRY_POINT)
+
+
+def _direct_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _is_dagster_layer(module: str) -> bool:
+    return module.split(".")[0].startswith("dagster") or module.startswith("rl_assets.defs")
+
+
+def test_modules_outside_defs_do_not_import_dagster_directly():
+    offenders = {
+        _module(path): sorted(n for n in _direct_imports(path) if _is_dagster_layer(n)) for path in _plain_modules()
+    }
+    assert {module: names for module, names in offenders.items() if names} == {}
+    assert _direct_imports(ENTRY_POINT) >= {"rl_assets.defs"}
+
+
+def test_modules_outside_defs_do_not_import_dagster_at_all():
+    """The import graph as Python sees it: every plain module imported in a fresh interpreter,
+    and dagster is not among the modules loaded (no module reaches it through another)."""
+    modules = [_module(path) for path in _plain_modules()]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('dagster') or m.startswith('rl_assets.defs')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(modules) > 20
+    assert done.stdout.strip() == "[]"
