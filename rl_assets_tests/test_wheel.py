@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from rl_assets.settings import REPO_ROOT
 # build/lib would leak old files into the wheel), caches anywhere.
 TOP_LEVEL_SKIPPED = {"data", "build", "dist", "bench_results"}
 PARTITION = "2025-01-03"  # a trading day after the default start date
+# The code location's entry point, as `dagster dev` without a workspace finds it.
+CODE_LOCATION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["dagster"]["module_name"]
 
 
 def _skip(folder: str, names: list[str]) -> set[str]:
@@ -41,7 +44,8 @@ def wheel(tmp_path_factory) -> Path:
     shutil.copytree(REPO_ROOT, source, ignore=_skip)
     out = tmp_path_factory.mktemp("dist")
     build = "import sys\nfrom setuptools import build_meta\nprint(build_meta.build_wheel(sys.argv[1]))"
-    subprocess.run([sys.executable, "-c", build, str(out)], cwd=source, check=True, capture_output=True, text=True)
+    built = subprocess.run([sys.executable, "-c", build, str(out)], cwd=source, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
     (built,) = out.glob("*.whl")
     return built
 
@@ -126,7 +130,7 @@ def test_the_installed_wheel_materialises_outside_the_checkout(wheel, tmp_path):
     assert duckdb_path == work.resolve() / "data" / "rl_assets.duckdb"
 
     materialise = [
-        *(python, "-m", "dagster", "asset", "materialize", "-m", "rl_assets.definitions"),
+        *(python, "-m", "dagster", "asset", "materialize", "-m", CODE_LOCATION),
         *("--select", "options_chain,price_data,options_chain_history", "--partition", PARTITION),
     ]
     run = subprocess.run(materialise, cwd=work, env=env, capture_output=True, text=True)
