@@ -44,8 +44,8 @@ def wheel(tmp_path_factory) -> Path:
     shutil.copytree(REPO_ROOT, source, ignore=_skip)
     out = tmp_path_factory.mktemp("dist")
     build = "import sys\nfrom setuptools import build_meta\nprint(build_meta.build_wheel(sys.argv[1]))"
-    built = subprocess.run([sys.executable, "-c", build, str(out)], cwd=source, capture_output=True, text=True)
-    assert built.returncode == 0, built.stderr[-3000:]
+    result = subprocess.run([sys.executable, "-c", build, str(out)], cwd=source, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
     (built,) = out.glob("*.whl")
     return built
 
