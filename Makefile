@@ -21,7 +21,7 @@ export UV_SYSTEM_CERTS ?= 1
 export PYTHONPATH   := $(CURDIR)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: help setup demo test ui bench lock emulator clean
+.PHONY: help setup demo test ui bench lock emulator wheel clean
 
 help:
 	@echo "make demo   set up, materialise ~60 trading days on the embedded default, print a summary"
@@ -29,6 +29,7 @@ help:
 	@echo "make ui     start the Dagster UI (dagster dev) on this code location"
 	@echo "make bench  run every benchmark (~40 min, ~16 GB of scratch disk); writes README's table and bench_results/"
 	@echo "make lock   re-resolve requirements.lock from pyproject.toml (and the emulator's lock)"
+	@echo "make wheel  build dist/rl_assets-*.whl (sql/ inside; no tests or benchmarks), offline"
 	@echo "make emulator  run the local BigQuery emulator on 127.0.0.1:9050 (BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050)"
 
 setup: $(VENV)/.installed
@@ -100,5 +101,12 @@ lock:
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o $(EMULATOR_LOCK); \
 	rm -rf "$$tools"
 
+# setuptools' build backend from the venv, called directly: offline, no build isolation. build/ is
+# removed first, or files it kept from an earlier build (a module since moved) would be packaged.
+wheel: setup
+	rm -rf build rl_assets.egg-info
+	$(PY) -c "from setuptools import build_meta; print('dist/' + build_meta.build_wheel('dist'))"
+	rm -rf build rl_assets.egg-info
+
 clean:
-	rm -rf .dagster_home data/*.duckdb data/*.duckdb.lock .pytest_cache .bigquery-emulator
+	rm -rf build dist rl_assets.egg-info .dagster_home data/*.duckdb data/*.duckdb.lock .pytest_cache .bigquery-emulator

@@ -16,9 +16,14 @@ from rl_assets import calendar
 from rl_assets.market.synthetic import EPOCH, MAX_TICKERS
 from rl_assets.warehouse.sql import validate_identifier
 
+# The folder holding rl_assets/: the checkout's root (tests and benchmarks run there), or
+# site-packages when rl_assets is installed from the wheel.
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DUCKDB_PATH = str(REPO_ROOT / "data" / "rl_assets.duckdb")
-DEFAULT_MODEL_STORE = str(REPO_ROOT / "data" / "models")
+# Where the defaults keep the DuckDB file and the models: the checkout's data/ (pyproject.toml beside
+# rl_assets/), or installed from the wheel, data/ in the working directory the code location starts in.
+DATA_DIR = (REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()) / "data"
+DEFAULT_DUCKDB_PATH = str(DATA_DIR / "rl_assets.duckdb")
+DEFAULT_MODEL_STORE = str(DATA_DIR / "models")
 # DuckDB caches every page it touches up to its memory limit (80% of the machine by default), so a
 # long backfill's memory would grow with its range; a fixed limit makes it evict and spill instead.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "2GB"

@@ -1,4 +1,4 @@
-"""Benchmarks for DESIGN.md's Performance targets (`python -m rl_assets_bench`, `make bench`).
+"""Benchmarks for docs/design.md's Performance targets (`python -m rl_assets_bench`, `make bench`).
 
 Each benchmark is a function `run(scale: str) -> dict`, registered by name in BENCHMARKS as
 "module:function" so the runner imports only what it runs. The dict it returns holds:
@@ -117,7 +117,7 @@ def row(
     full: bool = True,
 ) -> dict:
     """A row of the report: what was measured, the reference measured in the same run beside it,
-    their ratio, and the target where DESIGN.md or an issue states one. Targets are stated for the
+    their ratio, and the target where docs/design.md or an issue states one. Targets are stated for the
     full scale: a small run is a quick check, so its rows say so and are not judged."""
     if target is not None and not full:
         target, met = target + " (full scale only)", None

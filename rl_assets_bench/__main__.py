@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale",
         choices=SCALES,
         default="full",
-        help="full: the sizes DESIGN.md's targets are stated for (default); small: a quick check",
+        help="full: the sizes docs/design.md's targets are stated for (default); small: a quick check",
     )
     parser.add_argument(
         "--output",

@@ -1,4 +1,4 @@
-"""Archive benchmark (DESIGN.md, Performance): archiving one full-market partition through the
+"""Archive benchmark (docs/design.md, Performance): archiving one full-market partition through the
 `options_chain_history` asset against a bare DuckDB `INSERT ... SELECT` of the same rows, in one run.
 
 Target: asset time <= 1.2 x bare time, and peak RSS of the archiving process < 2 GB, for a

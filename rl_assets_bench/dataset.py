@@ -1,4 +1,4 @@
-"""rl_dataset benchmark (DESIGN.md, Performance): one full-market rl_dataset partition through the
+"""rl_dataset benchmark (docs/design.md, Performance): one full-market rl_dataset partition through the
 asset against the bare SQL it runs, in one run.
 
 Target: asset time <= 1.2 x the bare statement's time.

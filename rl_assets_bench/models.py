@@ -1,4 +1,4 @@
-"""Models benchmark (DESIGN.md, Performance): the env's steps per second, gymnasium against the
+"""Models benchmark (docs/design.md, Performance): the env's steps per second, gymnasium against the
 batched torch twin, and PPO training env-steps per second against stable-baselines3's PPO on the
 same env and data, with both agents' out-of-sample results side by side.
 
@@ -56,7 +56,7 @@ def setup(data_path: str) -> dict:
 
     from rl_assets import calendar
     from rl_assets.warehouse.duckdb_backend import open_duckdb
-    from rl_assets_tests.history import ThinnedMarket, build_history, table
+    from rl_assets_bench.history import ThinnedMarket, build_history, table
 
     days = calendar.trading_days(dt.date(2023, 1, 3), dt.date(2025, 6, 30))[-SESSIONS:]
     with tempfile.TemporaryDirectory() as scratch, open_duckdb(str(Path(scratch) / "w.duckdb"), "rl") as wh:

@@ -19,7 +19,7 @@ wrote (`CREATE TABLE ... AS SELECT *` of them), i.e. what merely storing that ma
 
 Sizes: the contract axis (500, 1,500, 5,000 underlyings at 20 days), the day axis (5, 10, 20 days
 at 5,000 underlyings), a longer range of a smaller market (500 underlyings, 20 and 126 days: two
-blocks of the technicals, 126 per-day statements) and DESIGN.md's year of the default universe
+blocks of the technicals, 126 per-day statements) and docs/design.md's year of the default universe
 (20 underlyings, 252 days in one run). The full-market 20-day warehouse is
 then measured for BigQuery's costs (rl_assets_bench.bigquery_cost).
 """
@@ -277,7 +277,7 @@ def summarise(scale: str, sizes: dict, built: dict) -> dict:
             f"{year['total_s']:.0f} s, peak RSS {year['peak_rss_mb']:,.0f} MB, file {year['file_mb']:,.0f} MB",
             reference=f"storing every row written: {sum(s['reference']['seconds'] for s in year['stages'].values()):.0f} s",
             ratio=f"{year['total_s'] / sum(s['reference']['seconds'] for s in year['stages'].values()):.1f}",
-            target="252 trading days in one run (DESIGN.md)",
+            target="252 trading days in one run (docs/design.md)",
             met=year["days"] >= 252 and not any(s["checks_failed"] for s in year["stages"].values()),
             full=full,
         )

@@ -1,4 +1,4 @@
-"""Leakage guards (DESIGN.md, "Honest evaluation rules"), on datasets built by the real pipeline
+"""Leakage guards (docs/design.md, "Honest evaluation rules"), on datasets built by the real pipeline
 (prices, archive, technicals, rl_state, rl_dataset in DuckDB) from two synthetic markets that differ
 only in the signal knob:
 

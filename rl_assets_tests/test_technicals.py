@@ -2,7 +2,7 @@
 
 Oracles, none of them this project's code:
 - TA-Lib 0.8.2 called directly on one ticker's numpy arrays (RSI, MACD, SMA, BBANDS with the
-  population standard deviation, ATR, ADX): DESIGN.md asks for TA-Lib's definitions to 1e-6 once
+  population standard deviation, ATR, ADX): docs/design.md asks for TA-Lib's definitions to 1e-6 once
   warmed up, and NaN exactly where TA-Lib has no value yet;
 - plain numpy for returns, realised volatility (each 20-return window's own ddof=1 stdev) and the
   volume ratio, again one ticker at a time.

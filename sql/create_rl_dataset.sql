@@ -1,4 +1,4 @@
--- rl_state's rows with their outcome over the next three trading days (the reward of DESIGN.md,
+-- rl_state's rows with their outcome over the next three trading days (the reward of docs/design.md,
 -- computed by insert_rl_dataset.sql). exit_reason: take_profit | horizon | expired | missing_quote
 -- | missing_price; reward and hit_50 are NULL when the exit could not be observed (flagged, kept).
 -- missing_quotes counts label days before expiration on which the contract had no quote.

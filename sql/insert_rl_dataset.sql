@@ -1,5 +1,5 @@
 -- rl_dataset for the trading days [@start_date, @end_date]: rl_state plus the outcome of buying
--- the contract at T's ask, the reward of DESIGN.md (rl_assets/reward.py has the same rule in Python
+-- the contract at T's ask, the reward of docs/design.md (rl_assets/reward.py has the same rule in Python
 -- and the tests hold the two together). rl_label_windows maps each T to its next three NYSE
 -- sessions (day_1..day_3, from the exchange calendar); @label_start..@label_end bound the snapshots
 -- read, so BigQuery prunes partitions.

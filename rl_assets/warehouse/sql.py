@@ -10,13 +10,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache, lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+def _statements_folder() -> Traversable:
+    """The statements: rl_assets/sql/ in an installed wheel (package data: setup.py maps the repo's
+    sql/ in at build time), else the checkout's top-level sql/ beside rl_assets/."""
+    shipped = resources.files("rl_assets") / "sql"
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parents[2] / "sql"
+
+
+SQL_DIR = _statements_folder()
 
 # BigQuery's rules: datasets are letters, digits and underscores; project ids are 6-30 lower-case
 # letters, digits and hyphens, starting with a letter.
@@ -41,7 +51,7 @@ def validate_identifier(kind: str, value: str) -> str:
 
 
 def statement_names() -> list[str]:
-    return sorted(path.stem for path in SQL_DIR.glob("*.sql"))
+    return sorted(entry.name.removesuffix(".sql") for entry in SQL_DIR.iterdir() if entry.name.endswith(".sql"))
 
 
 @cache
