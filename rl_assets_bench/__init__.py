@@ -212,7 +212,7 @@ def warm_duckdb_python() -> None:
 def code_location(**settings):
     """The code location's definitions, built as rl_assets/definitions.py builds them, from
     Settings(**settings) instead of the environment."""
-    from rl_assets.defs import build_definitions
+    from rl_assets.defs.code_location import build_definitions
     from rl_assets.settings import Settings
 
     return build_definitions(Settings(**settings))

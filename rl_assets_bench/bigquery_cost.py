@@ -842,7 +842,7 @@ def record_evening(folder: str, day: dt.date = dt.date(2026, 11, 20), tickers: i
     from rl_assets import calendar
     from rl_assets.archive import archive_chain_frame, replace_date_range, replace_live_chain, write_prices
     from rl_assets.dataset import build_rl_state
-    from rl_assets.defs import build_definitions
+    from rl_assets.defs.code_location import build_definitions
     from rl_assets.market.synthetic import SyntheticMarket
     from rl_assets.paper_trading import PAPER_TRADES_STAGING, PICK_COLUMNS, ScreenerRules, build_recommendations
     from rl_assets.reward import HORIZON_DAYS

@@ -4,7 +4,7 @@ assets with their checks. Other modes: build_definitions(Settings(...)) in the t
 
 import dagster as dg
 
-from rl_assets.defs import build_definitions
+from rl_assets.defs.code_location import build_definitions
 from rl_assets.settings import Settings
 
 DEFS = build_definitions(Settings())

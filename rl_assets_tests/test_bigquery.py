@@ -20,7 +20,7 @@ from google.oauth2 import service_account
 
 from rl_assets import calendar
 from rl_assets.archive import replace_live_chain, write_prices
-from rl_assets.defs import build_definitions
+from rl_assets.defs.code_location import build_definitions
 from rl_assets.defs.partitions import range_run_tags
 from rl_assets.defs.resources import (
     SIDECAR_TABLES,

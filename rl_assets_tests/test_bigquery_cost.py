@@ -113,7 +113,7 @@ def test_every_declared_execution_names_the_tables_its_statement_reads():
 
 
 def test_the_sensor_interval_is_the_sensors():
-    from rl_assets.defs import build_definitions
+    from rl_assets.defs.code_location import build_definitions
     from rl_assets.settings import Settings
 
     live_chain_sensor = build_definitions(Settings(market="warehouse")).get_sensor_def("live_chain_sensor")

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from rl_assets.defs import build_definitions
+from rl_assets.defs.code_location import build_definitions
 from rl_assets.settings import REPO_ROOT, VARIABLES, Settings
 from rl_assets_tests.bigquery_emulator import PROJECT
 

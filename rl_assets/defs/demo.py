@@ -17,7 +17,7 @@ import pandas as pd
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from rl_assets import calendar  # noqa: E402
-from rl_assets.defs import build_definitions  # noqa: E402
+from rl_assets.defs.code_location import build_definitions  # noqa: E402
 from rl_assets.defs.assets.models import TrainingConfig  # noqa: E402
 from rl_assets.defs.partitions import range_run_tags  # noqa: E402
 from rl_assets.reward import HORIZON_DAYS  # noqa: E402
