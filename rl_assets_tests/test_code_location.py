@@ -173,3 +173,16 @@ def test_modules_outside_defs_do_not_import_dagster_at_all():
     assert done.returncode == 0, done.stderr
     assert len(modules) > 20
     assert done.stdout.strip() == "[]"
+
+
+def test_the_instance_imports_the_run_launcher_without_the_code_location():
+    """dagster.yaml names rl_assets.defs.run_launcher: the daemon and the webserver import it, and
+    must not load the assets, torch and the rest with it."""
+    script = "import sys, rl_assets.defs.run_launcher as m; print(sorted({'torch', 'rl_assets.defs.code_location'} & set(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert "rl_assets.defs.run_launcher" in (REPO_ROOT / "dagster.yaml").read_text()
