@@ -38,6 +38,11 @@ def _context(left, budget, position, count) -> dict:
     return {"budget_left": left / budget, "day_progress": position / count}
 
 
+def _context_array(left, budget, position, count) -> np.ndarray:
+    context = _context(left, budget, position, count)
+    return np.array([context[name] for name in CONTEXT_OBSERVATIONS], np.float32)
+
+
 def observation_names(features: Sequence[str]) -> tuple[str, ...]:
     """The observation's entries in order, for a scaler with these feature columns."""
     return (*features, *CONTEXT_OBSERVATIONS)
@@ -51,8 +56,7 @@ def observation_size(n_features: int) -> int:
 def day_start_observations(features: np.ndarray) -> np.ndarray:
     """The observations of candidates (rows of scaled features) each shown first on a day with the
     full budget: how a trained agent scores a day's candidates."""
-    context = _context(left=1.0, budget=1.0, position=0.0, count=1.0)  # the full budget, nothing shown yet
-    values = np.array([context[name] for name in CONTEXT_OBSERVATIONS], np.float32)
+    values = _context_array(left=1.0, budget=1.0, position=0.0, count=1.0)  # the full budget, nothing shown yet
     return np.concatenate([features, np.tile(values, (len(features), 1))], axis=1).astype(np.float32)
 
 
@@ -99,8 +103,6 @@ def candidate_days(frame: pd.DataFrame, scaler: Scaler, max_per_day: int, seed: 
     return CandidateDays(features, rewards, hits, counts, list(dates))
 
 
-
-
 class OptionsFilterEnv(gym.Env):
     """Skip or take each candidate of each day of a window of trading days, within a daily budget."""
 
@@ -119,8 +121,7 @@ class OptionsFilterEnv(gym.Env):
         self._start = self._day = self._position = self._left = 0
 
     def _obs(self) -> np.ndarray:
-        context = _context(self._left, self.budget, self._position, self.days.counts[self._day])
-        values = np.array([context[name] for name in CONTEXT_OBSERVATIONS], np.float32)
+        values = _context_array(self._left, self.budget, self._position, self.days.counts[self._day])
         return np.concatenate([self.days.features[self._day, self._position], values]).astype(np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
