@@ -25,9 +25,6 @@ class BaselineConfig:
         return asdict(self)
 
 
-ARTIFACT_KIND = "hit_classifier"  # the `kind` of a HitClassifier's artifact in the model store
-
-
 class HitClassifier(nn.Module):
     """Logit of P(hit_50) from a scaled feature row."""
 

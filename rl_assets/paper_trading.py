@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from rl_assets import baseline, calendar, ppo
+from rl_assets import calendar
 from rl_assets.archive import replace_date_range
 from rl_assets.baseline import HitClassifier, predict_proba
 from rl_assets.evaluation import interval_dict, mean_interval
@@ -77,8 +77,7 @@ def build_recommendations(warehouse, start: dt.date, end: dt.date, rules: Screen
     return {str(day): by_day.get(day, 0) for day in calendar.trading_days(start, end)}
 
 
-# What each model's artifact holds.
-MODEL_KINDS = {"ppo_agent": ppo.ARTIFACT_KIND, "baseline_model": baseline.ARTIFACT_KIND}
+MODEL_KINDS = {"ppo_agent": "ppo_actor_critic", "baseline_model": "hit_classifier"}  # what each model's artifact holds
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 
 
@@ -89,11 +88,11 @@ def load_scorer(version: ModelVersion) -> Scorer:
     artifact = load_version(version, MODEL_KINDS.get(version.model_name))
     try:
         scaler = Scaler.from_dict(artifact["scaler"])
-        if artifact["kind"] == baseline.ARTIFACT_KIND:
+        if artifact["kind"] == "hit_classifier":
             model = HitClassifier(artifact["n_features"], artifact["hidden"])
             model.load_state_dict(artifact["state_dict"])
             return lambda frame: predict_proba(model.eval(), scaler.transform(frame))
-        if artifact["kind"] == ppo.ARTIFACT_KIND:
+        if artifact["kind"] == "ppo_actor_critic":
             model = ActorCritic(artifact["n_observations"], artifact["hidden"])
             model.load_state_dict(artifact["state_dict"])
             return lambda frame: take_probability(model.eval(), scaler.transform(frame))

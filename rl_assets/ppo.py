@@ -44,9 +44,6 @@ class PPOConfig:
         return asdict(self)
 
 
-ARTIFACT_KIND = "ppo_actor_critic"  # the `kind` of an ActorCritic's artifact in the model store
-
-
 class ActorCritic(nn.Module):
     """Shared trunk; a policy head (logits of skip/take) and a value head. ReLU rather than tanh:
     on CPU tanh and its gradient were a third of the training time, with the same results."""
