@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rl_assets.rl_env import EXTRA_OBSERVATIONS, BatchedOptionsFilterEnv, CandidateDays
+from rl_assets.rl_env import BatchedOptionsFilterEnv, CandidateDays, day_start_observations, observation_size
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def train_ppo(
 ) -> tuple[ActorCritic, TrainingReport]:
     torch.manual_seed(config.seed)
     env = BatchedOptionsFilterEnv(days, config.n_envs, config.window_days, config.budget, config.seed, device)
-    model = ActorCritic(days.n_features + EXTRA_OBSERVATIONS, config.hidden).to(env.device)
+    model = ActorCritic(observation_size(days.n_features), config.hidden).to(env.device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
     sampler = torch.Generator(device=env.device).manual_seed(config.seed + 1)
     shuffler = torch.Generator().manual_seed(config.seed + 2)
@@ -138,7 +138,6 @@ def train_ppo(
 @torch.no_grad()
 def take_probability(model: ActorCritic, features: np.ndarray) -> np.ndarray:
     """P(take) for candidates shown at the start of a day with the full budget: the agent's score."""
-    extra = np.tile(np.array([1.0, 0.0], np.float32), (len(features), 1))
-    observation = torch.as_tensor(np.concatenate([features, extra], axis=1), dtype=torch.float32)
+    observation = torch.as_tensor(day_start_observations(features), dtype=torch.float32)
     logits, _ = model(observation)
     return torch.softmax(logits, dim=-1)[:, 1].numpy().astype(float)

@@ -1,8 +1,10 @@
 """Data-quality rules for the archived tables, evaluated from in-warehouse counts per trading date.
 
-Each rule yields a CheckOutcome; the assets turn them into Dagster asset check results. A run that
-covers many trading days (a backfill) passes a rule only if every day passes it, and the outcome
-names the days that did not.
+Every asset check is declared here once, as a CheckRule (name, description, blocking, warn-only):
+the Dagster layer derives its check specs from RULES, and the outcome functions below name the
+rule they evaluate by reference. Each rule yields a CheckOutcome; the assets turn them into Dagster
+asset check results. A run that covers many trading days (a backfill) passes a rule only if every
+day passes it, and the outcome names the days that did not.
 """
 
 from __future__ import annotations
@@ -16,15 +18,137 @@ import pandas as pd
 from rl_assets import calendar
 
 ROW_DROP_WARNING = 0.30  # warn when a day has 30% fewer rows than the trading day before
+LABEL_COVERAGE_WARNING = 0.99  # warn when fewer than 99% of a day's candidates have an observable exit
+# price_data's close and the chain's underlying_price are both the day's raw close. On the synthetic
+# market they are equal (both round the same simulated close to 4 decimals: measured gap 0.0). A
+# real chain snaps its underlying price at or minutes around the close, and the closing auction
+# moves a liquid name well under 1% from its last trade; 2% leaves room for that, while any split
+# (a 3:2 split is a 33% gap, 4:1 is 75%) and back-adjusted prices (once their cumulative dividend
+# adjustment passes 2%, about a year of a typical payer's dividends) fail.
+UNDERLYING_PRICE_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class CheckRule:
+    """One asset check as declared: its name, what it checks, whether its failure stops the assets
+    downstream in the same run (blocking: the checks that prove corruption) and whether a failure
+    only warns (warn_only: WARN severity instead of ERROR)."""
+
+    name: str
+    description: str
+    blocking: bool = False
+    warn_only: bool = False
 
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    name: str
+    rule: CheckRule
     passed: bool
     description: str
-    warn_only: bool = False
     metadata: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+    @property
+    def warn_only(self) -> bool:
+        return self.rule.warn_only
+
+
+# ---- The declarations. A rule shared by several assets is one value listed under each.
+UNIQUE_CONTRACT_DAY = CheckRule("unique_key", "One row per (snapshot_date, contract_symbol).", blocking=True)
+BID_NOT_ABOVE_ASK = CheckRule("bid_not_above_ask", "No crossed quotes: bid <= ask.", blocking=True)
+QUOTES_PRESENT = CheckRule("quotes_present", "Every row has a finite bid and ask (not NULL, NaN or infinite).")
+EXPIRATION_NOT_BEFORE_SNAPSHOT = CheckRule(
+    "expiration_not_before_snapshot", "No contract expiring before its snapshot date."
+)
+CHAIN_NO_NEGATIVE_PRICES = CheckRule(
+    "no_negative_prices", "No negative bid/ask/mid/last; positive strike and underlying price."
+)
+IV_IN_RANGE = CheckRule("iv_in_range", "Implied volatility present and in (0, 5].")
+DELTA_SIGN_AND_RANGE = CheckRule("delta_sign_and_range", "Calls: delta in [0, 1]; puts: delta in [-1, 0].")
+EVERY_UNDERLYING_PRESENT = CheckRule(
+    "every_underlying_present", "Every underlying of the market's universe has contracts each day."
+)
+ROW_COUNT_VS_PREVIOUS_PARTITION = CheckRule(
+    "row_count_vs_previous_partition",
+    f"Warns when a day has {ROW_DROP_WARNING:.0%} fewer rows than the day before.",
+    warn_only=True,
+)
+
+PRICE_UNIQUE_KEY = CheckRule("unique_key", "One row per (ticker, date).", blocking=True)
+PRICE_NO_NEGATIVE_PRICES = CheckRule("no_negative_prices", "Positive open/high/low/close, non-negative volume.")
+NO_MISSING_VALUES = CheckRule("no_missing_values", "open/high/low/close present and finite, volume present.")
+CONSISTENT_BARS = CheckRule("consistent_bars", "high >= max(open, close) and low <= min(open, close).")
+EVERY_TICKER_PRESENT = CheckRule(
+    "every_ticker_present", "Every ticker of the market's universe has a bar each trading day."
+)
+CLOSE_MATCHES_CHAIN = CheckRule(
+    "close_matches_chain_underlying_price",
+    f"price_data's close is within {UNDERLYING_PRICE_TOLERANCE:.0%} of the archived chain's underlying_price "
+    "for the same underlying and day (a split or adjusted prices fail it); a day without chain rows passes.",
+)
+
+ONLY_CANDIDATES = CheckRule(
+    "only_candidates", "Every row is a contract a buyer could enter at T: bid > 0, ask > 0, expiring after T."
+)
+NO_FEATURE_AFTER_SNAPSHOT = CheckRule(
+    "no_feature_after_snapshot", "No quote or technicals stamped after T's close (New York date)."
+)
+EVERY_CANDIDATE_HAS_TECHNICALS = CheckRule(
+    "every_candidate_has_technicals",
+    "Warns when candidates were left out because their underlying had no technicals that day.",
+    warn_only=True,
+)
+
+ONE_ROW_PER_STATE_ROW = CheckRule(
+    "one_row_per_state_row",
+    "rl_dataset has exactly rl_state's rows for each day: none dropped, none invented.",
+    blocking=True,
+)
+LABEL_COVERAGE = CheckRule(
+    "label_coverage",
+    f"Warns when fewer than {LABEL_COVERAGE_WARNING:.0%} of a day's candidates have an observable exit; the "
+    "hit_50 base rate and the number of candidates per day are in the metadata.",
+    warn_only=True,
+)
+LABELS_WITHIN_WINDOW = CheckRule(
+    "labels_within_window", "Every outcome comes from T+1..T+3 (the exchange calendar's sessions)."
+)
+
+# Checked by the assets themselves, in the same step as the write.
+EVERY_TICKER_COMPUTED = CheckRule(
+    "every_ticker_computed",
+    "Warns when a ticker was skipped for bad price rows (named with the reason in metadata).",
+    warn_only=True,
+)
+EVERY_MODEL_LOADED = CheckRule(
+    "every_model_loaded",
+    "Fails (ERROR) when a model's artifact could not be loaded and its picks were skipped; the metadata names "
+    "model, version, file, reason and days. The other model's picks are recorded all the same.",
+)
+
+OPTIONS_CHAIN_HISTORY_RULES = (
+    UNIQUE_CONTRACT_DAY, BID_NOT_ABOVE_ASK, QUOTES_PRESENT, EXPIRATION_NOT_BEFORE_SNAPSHOT, CHAIN_NO_NEGATIVE_PRICES,
+    IV_IN_RANGE, DELTA_SIGN_AND_RANGE, EVERY_UNDERLYING_PRESENT, ROW_COUNT_VS_PREVIOUS_PARTITION,
+)  # fmt: skip
+PRICE_DATA_RULES = (
+    PRICE_UNIQUE_KEY, PRICE_NO_NEGATIVE_PRICES, NO_MISSING_VALUES, CONSISTENT_BARS, EVERY_TICKER_PRESENT,
+)  # fmt: skip
+RL_STATE_RULES = (UNIQUE_CONTRACT_DAY, ONLY_CANDIDATES, NO_FEATURE_AFTER_SNAPSHOT, EVERY_CANDIDATE_HAS_TECHNICALS)
+RL_DATASET_RULES = (
+    ONE_ROW_PER_STATE_ROW, UNIQUE_CONTRACT_DAY, LABEL_COVERAGE, NO_FEATURE_AFTER_SNAPSHOT, LABELS_WITHIN_WINDOW,
+)  # fmt: skip
+# Every data-quality rule by the asset it checks (the freshness checks are the Dagster layer's own).
+RULES: dict[str, tuple[CheckRule, ...]] = {
+    "options_chain_history": OPTIONS_CHAIN_HISTORY_RULES,
+    "price_data": (*PRICE_DATA_RULES, CLOSE_MATCHES_CHAIN),
+    "technicals_history": (EVERY_TICKER_COMPUTED,),
+    "rl_state": RL_STATE_RULES,
+    "rl_dataset": RL_DATASET_RULES,
+    "paper_trades": (EVERY_MODEL_LOADED,),
+}
 
 
 def _bad_days(counts: pd.DataFrame, date_column: str, column: str) -> dict[str, int]:
@@ -32,11 +156,11 @@ def _bad_days(counts: pd.DataFrame, date_column: str, column: str) -> dict[str, 
     return {str(pd.Timestamp(d).date()): int(n) for d, n in zip(bad[date_column], bad[column], strict=False)}
 
 
-def _count_rule(name: str, counts: pd.DataFrame, date_column: str, column: str, what: str) -> CheckOutcome:
+def _count_rule(rule: CheckRule, counts: pd.DataFrame, date_column: str, column: str, what: str) -> CheckOutcome:
     bad = _bad_days(counts, date_column, column)
     total = int(counts[column].sum()) if len(counts) else 0
     return CheckOutcome(
-        name=name,
+        rule,
         passed=not bad,
         description=f"{total} {what}" + (f" on {len(bad)} day(s)" if bad else ""),
         metadata={"offending_rows": total, "days_with_offending_rows": bad},
@@ -59,7 +183,7 @@ def _failed_where_empty(
 
 
 def _coverage_rule(
-    name: str,
+    rule: CheckRule,
     members: pd.DataFrame,
     date_column: str,
     member_column: str,
@@ -74,7 +198,7 @@ def _coverage_rule(
     missing = {str(d): sorted(expected - present.get(d, set())) for d in days}
     missing = {d: names for d, names in missing.items() if names}
     return CheckOutcome(
-        name=name,
+        rule,
         passed=not missing,
         description=(
             f"all {len(expected)} {what} present" if not missing else f"{what} missing on {len(missing)} day(s)"
@@ -98,42 +222,46 @@ def options_chain_history_outcomes(
     """
     outcomes = [
         _count_rule(
-            "unique_key", quality, "snapshot_date", "duplicate_keys", "duplicate (snapshot_date, contract_symbol) rows"
+            UNIQUE_CONTRACT_DAY,
+            quality,
+            "snapshot_date",
+            "duplicate_keys",
+            "duplicate (snapshot_date, contract_symbol) rows",
         ),
-        _count_rule("bid_not_above_ask", quality, "snapshot_date", "crossed_quotes", "rows with bid > ask"),
+        _count_rule(BID_NOT_ABOVE_ASK, quality, "snapshot_date", "crossed_quotes", "rows with bid > ask"),
         _count_rule(
-            "no_negative_prices",
+            CHAIN_NO_NEGATIVE_PRICES,
             quality,
             "snapshot_date",
             "negative_prices",
             "rows with a negative price or a non-positive strike/underlying price",
         ),
         _count_rule(
-            "quotes_present", quality, "snapshot_date", "missing_quotes", "rows with a NULL or non-finite bid or ask"
+            QUOTES_PRESENT, quality, "snapshot_date", "missing_quotes", "rows with a NULL or non-finite bid or ask"
         ),
         _count_rule(
-            "expiration_not_before_snapshot",
+            EXPIRATION_NOT_BEFORE_SNAPSHOT,
             quality,
             "snapshot_date",
             "expired_before_snapshot",
             "rows whose expiration is before their snapshot date",
         ),
         _count_rule(
-            "iv_in_range",
+            IV_IN_RANGE,
             quality,
             "snapshot_date",
             "iv_out_of_range",
             "rows with implied volatility missing or outside (0, 5]",
         ),
         _count_rule(
-            "delta_sign_and_range",
+            DELTA_SIGN_AND_RANGE,
             quality,
             "snapshot_date",
             "bad_delta",
             "rows with a delta outside [0, 1] for calls or [-1, 0] for puts",
         ),
         _coverage_rule(
-            "every_underlying_present",
+            EVERY_UNDERLYING_PRESENT,
             underlyings,
             "snapshot_date",
             "underlying",
@@ -151,36 +279,27 @@ def price_data_outcomes(
 ) -> list[CheckOutcome]:
     """Rules for price_data over `days` (sql/price_data_quality.sql and price_data_tickers.sql)."""
     outcomes = [
-        _count_rule("unique_key", quality, "date", "duplicate_keys", "duplicate (ticker, date) rows"),
+        _count_rule(PRICE_UNIQUE_KEY, quality, "date", "duplicate_keys", "duplicate (ticker, date) rows"),
         _count_rule(
-            "no_negative_prices",
+            PRICE_NO_NEGATIVE_PRICES,
             quality,
             "date",
             "negative_prices",
             "rows with a non-positive price or a negative volume",
         ),
         _count_rule(
-            "no_missing_values",
+            NO_MISSING_VALUES,
             quality,
             "date",
             "missing_values",
             "rows with a NULL or non-finite open/high/low/close or a NULL volume",
         ),
         _count_rule(
-            "consistent_bars", quality, "date", "inconsistent_bars", "rows whose high/low do not bound open and close"
+            CONSISTENT_BARS, quality, "date", "inconsistent_bars", "rows whose high/low do not bound open and close"
         ),
-        _coverage_rule("every_ticker_present", tickers, "date", "ticker", expected_tickers, days, "tickers"),
+        _coverage_rule(EVERY_TICKER_PRESENT, tickers, "date", "ticker", expected_tickers, days, "tickers"),
     ]
     return _failed_where_empty(outcomes, quality, "date", days)
-
-
-# price_data's close and the chain's underlying_price are both the day's raw close. On the synthetic
-# market they are equal (both round the same simulated close to 4 decimals: measured gap 0.0). A
-# real chain snaps its underlying price at or minutes around the close, and the closing auction
-# moves a liquid name well under 1% from its last trade; 2% leaves room for that, while any split
-# (a 3:2 split is a 33% gap, 4:1 is 75%) and back-adjusted prices (once their cumulative dividend
-# adjustment passes 2%, about a year of a typical payer's dividends) fail.
-UNDERLYING_PRICE_TOLERANCE = 0.02
 
 
 def close_matches_chain_outcome(compared: pd.DataFrame, days: Sequence[dt.date]) -> CheckOutcome:
@@ -210,7 +329,7 @@ def close_matches_chain_outcome(compared: pd.DataFrame, days: Sequence[dt.date])
     if without_chain:
         description += f"; no chain rows to compare on {len(without_chain)} day(s)"
     return CheckOutcome(
-        name="close_matches_chain_underlying_price",
+        CLOSE_MATCHES_CHAIN,
         passed=not mismatched,
         description=description,
         metadata={
@@ -239,9 +358,8 @@ def row_count_drop_outcome(row_counts: pd.DataFrame, date_column: str, days: Seq
                     "change": round(change, 4),
                 }
     return CheckOutcome(
-        name="row_count_vs_previous_partition",
+        ROW_COUNT_VS_PREVIOUS_PARTITION,
         passed=not drops,
-        warn_only=True,
         description=(
             f"no day lost more than {ROW_DROP_WARNING:.0%} of the previous day's rows"
             if not drops
@@ -251,27 +369,23 @@ def row_count_drop_outcome(row_counts: pd.DataFrame, date_column: str, days: Seq
     )
 
 
-LABEL_COVERAGE_WARNING = 0.99  # warn when fewer than 99% of a day's candidates have an observable exit
-
-
 def rl_state_outcomes(quality: pd.DataFrame, sources: pd.DataFrame, days: Sequence[dt.date]) -> list[CheckOutcome]:
     """Rules for rl_state over `days` (sql/rl_state_quality.sql and rl_state_sources.sql)."""
     outcomes = [
-        _count_rule("unique_key", quality, "snapshot_date", "duplicate_keys", "duplicate (snapshot_date, contract_symbol) rows"),
         _count_rule(
-            "only_candidates", quality, "snapshot_date", "not_candidates",
+            UNIQUE_CONTRACT_DAY, quality, "snapshot_date", "duplicate_keys", "duplicate (snapshot_date, contract_symbol) rows"
+        ),
+        _count_rule(
+            ONLY_CANDIDATES, quality, "snapshot_date", "not_candidates",
             "rows with bid <= 0, ask <= 0 or expiring by T",
         ),
         _count_rule(
-            "no_feature_after_snapshot", quality, "snapshot_date", "stamped_after_snapshot",
+            NO_FEATURE_AFTER_SNAPSHOT, quality, "snapshot_date", "stamped_after_snapshot",
             "rows with a quote or technicals stamped after T",
         ),
-        replace(
-            _count_rule(
-                "every_candidate_has_technicals", sources, "snapshot_date", "candidates_without_technicals",
-                "candidates left out because their underlying had no technicals that day",
-            ),
-            warn_only=True,
+        _count_rule(
+            EVERY_CANDIDATE_HAS_TECHNICALS, sources, "snapshot_date", "candidates_without_technicals",
+            "candidates left out because their underlying had no technicals that day",
         ),
     ]  # fmt: skip
     return _failed_where_empty(outcomes, quality, "snapshot_date", days)
@@ -310,18 +424,19 @@ def rl_dataset_outcomes(
     outside = _bad_days(quality, "snapshot_date", "labels_outside_window")
     outcomes = [
         CheckOutcome(
-            "one_row_per_state_row",
+            ONE_ROW_PER_STATE_ROW,
             passed=not mismatched,
             description="every rl_state row labelled or flagged, none invented"
             if not mismatched
             else f"row counts differ from rl_state on {len(mismatched)} day(s)",
             metadata={"mismatched_days": mismatched},
         ),
-        _count_rule("unique_key", quality, "snapshot_date", "duplicate_keys", "duplicate (snapshot_date, contract_symbol) rows"),
+        _count_rule(
+            UNIQUE_CONTRACT_DAY, quality, "snapshot_date", "duplicate_keys", "duplicate (snapshot_date, contract_symbol) rows"
+        ),
         CheckOutcome(
-            "label_coverage",
+            LABEL_COVERAGE,
             passed=not low,
-            warn_only=True,
             description=(
                 f"at least {LABEL_COVERAGE_WARNING:.0%} of each day's candidates have an observable exit"
                 if not low
@@ -330,11 +445,11 @@ def rl_dataset_outcomes(
             metadata={"by_day": coverage},
         ),
         _count_rule(
-            "no_feature_after_snapshot", quality, "snapshot_date", "stamped_after_snapshot",
+            NO_FEATURE_AFTER_SNAPSHOT, quality, "snapshot_date", "stamped_after_snapshot",
             "rows with a quote or technicals stamped after T",
         ),
         CheckOutcome(
-            "labels_within_window",
+            LABELS_WITHIN_WINDOW,
             passed=not wrong_end and not outside,
             description="every label from T+1..T+3 (the exchange calendar's sessions)"
             if not wrong_end and not outside
@@ -343,3 +458,28 @@ def rl_dataset_outcomes(
         ),
     ]  # fmt: skip
     return _failed_where_empty(outcomes, quality[quality["row_count"] > 0], "snapshot_date", days)
+
+
+def every_ticker_computed_outcome(skipped: dict[str, str]) -> CheckOutcome:
+    """technicals_history's own check: the tickers skipped for bad price rows (ticker -> reason)."""
+    return CheckOutcome(
+        EVERY_TICKER_COMPUTED,
+        passed=not skipped,
+        description=f"{len(skipped)} ticker(s) skipped" if skipped else "every ticker computed",
+        metadata={"skipped": skipped},
+    )
+
+
+def every_model_loaded_outcome(skipped: list[dict]) -> CheckOutcome:
+    """paper_trades' own check: the model versions whose artifact could not be loaded (model_name,
+    version, artifact_uri, reason, days)."""
+    return CheckOutcome(
+        EVERY_MODEL_LOADED,
+        passed=not skipped,
+        description=(
+            "; ".join(f"{e['model_name']} v{e['version']} skipped: {e['reason']}" for e in skipped)
+            if skipped
+            else "every usable model version loaded"
+        ),
+        metadata={"skipped_models": skipped},
+    )

@@ -28,6 +28,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import pandas as pd
 
@@ -35,7 +36,21 @@ from rl_assets import calendar
 
 TAKE_PROFIT = 1.5  # exit once the bid reaches +50% of the entry price
 HORIZON_DAYS = 3  # trading days after T that the outcome may use
-EXIT_REASONS = ("take_profit", "horizon", "expired", "missing_quote", "missing_price")
+
+
+class ExitReason(StrEnum):
+    """rl_dataset.exit_reason (and paper_trades'): how a contract's holding ended. The SQL writes
+    and counts the same names (sql/insert_rl_dataset.sql, rl_dataset_summary.sql,
+    rl_dataset_quality.sql; a test holds them to this list)."""
+
+    TAKE_PROFIT = "take_profit"  # a closing bid reached TAKE_PROFIT x entry
+    HORIZON = "horizon"  # held to T+3's closing bid
+    EXPIRED = "expired"  # expired inside the window: intrinsic value at the underlying's close
+    MISSING_QUOTE = "missing_quote"  # no quote on T+3: no observable exit
+    MISSING_PRICE = "missing_price"  # expired inside the window without an underlying close: no observable exit
+
+
+EXIT_REASONS = tuple(reason.value for reason in ExitReason)
 
 
 def label_days(day: dt.date) -> list[dt.date]:
@@ -56,7 +71,7 @@ class Outcome:
     exit_price: float | None
     reward: float | None
     hit_50: bool | None
-    exit_reason: str
+    exit_reason: ExitReason
     missing_quotes: int
     max_gain_3d: float | None
 
@@ -111,15 +126,15 @@ def resolve(
     target = TAKE_PROFIT * entry_price
     for day in live:
         if day in observed and observed[day] >= target:
-            return Outcome(day, target, TAKE_PROFIT - 1, True, "take_profit", missing_quotes, max_gain)
+            return Outcome(day, target, TAKE_PROFIT - 1, True, ExitReason.TAKE_PROFIT, missing_quotes, max_gain)
     if expiry_session is not None:
         if expiry_value is None:
-            return Outcome(None, None, None, None, "missing_price", missing_quotes, max_gain)
-        exit_date, exit_price, reason = expiry_session, expiry_value, "expired"
+            return Outcome(None, None, None, None, ExitReason.MISSING_PRICE, missing_quotes, max_gain)
+        exit_date, exit_price, reason = expiry_session, expiry_value, ExitReason.EXPIRED
     elif window[-1] in observed:
-        exit_date, exit_price, reason = window[-1], observed[window[-1]], "horizon"
+        exit_date, exit_price, reason = window[-1], observed[window[-1]], ExitReason.HORIZON
     else:
-        return Outcome(None, None, None, None, "missing_quote", missing_quotes, max_gain)
+        return Outcome(None, None, None, None, ExitReason.MISSING_QUOTE, missing_quotes, max_gain)
     return Outcome(
         exit_date, exit_price, exit_price / entry_price - 1, exit_price >= target, reason, missing_quotes, max_gain
     )

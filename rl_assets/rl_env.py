@@ -15,6 +15,7 @@ checks it step for step against `OptionsFilterEnv`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -25,7 +26,38 @@ import torch
 from rl_assets.features import CLIP, Scaler
 
 ENV_ID = "rl_assets/OptionsFilter-v0"
-EXTRA_OBSERVATIONS = 2  # budget left (share), day progress (share)
+# The observation: the candidate's scaled state features (the scaler's columns, in its order), then
+# these context values, both shares in [0, 1]. Every builder of observations (both envs, the agent's
+# scoring in rl_assets.ppo) lays them out from here.
+CONTEXT_OBSERVATIONS = ("budget_left", "day_progress")
+
+
+def _context(left, budget, position, count) -> dict:
+    """The context values by name (numbers or tensors alike): the share of the day's pick budget
+    left and the share of the day's candidates already shown."""
+    return {"budget_left": left / budget, "day_progress": position / count}
+
+
+def _context_array(left, budget, position, count) -> np.ndarray:
+    context = _context(left, budget, position, count)
+    return np.array([context[name] for name in CONTEXT_OBSERVATIONS], np.float32)
+
+
+def observation_names(features: Sequence[str]) -> tuple[str, ...]:
+    """The observation's entries in order, for a scaler with these feature columns."""
+    return (*features, *CONTEXT_OBSERVATIONS)
+
+
+def observation_size(n_features: int) -> int:
+    """The observation's length (the policy's input size) for n_features state features."""
+    return n_features + len(CONTEXT_OBSERVATIONS)
+
+
+def day_start_observations(features: np.ndarray) -> np.ndarray:
+    """The observations of candidates (rows of scaled features) each shown first on a day with the
+    full budget: how a trained agent scores a day's candidates."""
+    values = _context_array(left=1.0, budget=1.0, position=0.0, count=1.0)  # the full budget, nothing shown yet
+    return np.concatenate([features, np.tile(values, (len(features), 1))], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -71,10 +103,6 @@ def candidate_days(frame: pd.DataFrame, scaler: Scaler, max_per_day: int, seed: 
     return CandidateDays(features, rewards, hits, counts, list(dates))
 
 
-def _observation(features: np.ndarray, budget_left: float, progress: float) -> np.ndarray:
-    return np.concatenate([features, np.array([budget_left, progress], np.float32)]).astype(np.float32)
-
-
 class OptionsFilterEnv(gym.Env):
     """Skip or take each candidate of each day of a window of trading days, within a daily budget."""
 
@@ -86,19 +114,15 @@ class OptionsFilterEnv(gym.Env):
         if budget < 1:
             raise ValueError(f"budget must be >= 1; got {budget}")
         self.days, self.window_days, self.budget = days, window_days, budget
-        size = days.n_features + EXTRA_OBSERVATIONS
+        size = observation_size(days.n_features)
         # Scaled features are clipped to +-CLIP; budget and progress shares lie in [0, 1].
         self.observation_space = gym.spaces.Box(-CLIP, CLIP, shape=(size,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(2)
         self._start = self._day = self._position = self._left = 0
 
     def _obs(self) -> np.ndarray:
-        day = self._day
-        return _observation(
-            self.days.features[day, self._position],
-            self._left / self.budget,
-            self._position / self.days.counts[day],
-        )
+        values = _context_array(self._left, self.budget, self._position, self.days.counts[self._day])
+        return np.concatenate([self.days.features[self._day, self._position], values]).astype(np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -155,10 +179,8 @@ class BatchedOptionsFilterEnv:
 
     def observe(self) -> torch.Tensor:
         features = self.features[self.day, self.position]
-        extra = torch.stack(
-            [self.left.float() / self.budget, self.position.float() / self.counts[self.day].float()], dim=1
-        )
-        return torch.cat([features, extra], dim=1)
+        context = _context(self.left.float(), self.budget, self.position.float(), self.counts[self.day].float())
+        return torch.cat([features, torch.stack([context[name] for name in CONTEXT_OBSERVATIONS], dim=1)], dim=1)
 
     def reset(self, start_days: torch.Tensor | None = None) -> torch.Tensor:
         start = (

@@ -146,7 +146,7 @@ def ppo_sb3(data_path: str, steps: int, n_envs: int) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from rl_assets.rl_env import OptionsFilterEnv
+    from rl_assets.rl_env import OptionsFilterEnv, day_start_observations
 
     train, test = _frames(data_path)
     scaler, days = _episodes(train)
@@ -156,9 +156,8 @@ def ppo_sb3(data_path: str, steps: int, n_envs: int) -> dict:
     _, timing = timed_call(model.learn, total_timesteps=steps)
 
     def score(features):
-        observation = np.concatenate([features, np.tile(np.array([1.0, 0.0], np.float32), (len(features), 1))], axis=1)
         with torch.no_grad():
-            distribution = model.policy.get_distribution(torch.as_tensor(observation))
+            distribution = model.policy.get_distribution(torch.as_tensor(day_start_observations(features)))
             return distribution.distribution.probs[:, 1].numpy()
 
     return {

@@ -19,55 +19,43 @@ from rl_assets.defs.resources import WAREHOUSE_POOL, MarketDataProvider, Warehou
 PRICE_DATA, OPTIONS_CHAIN_HISTORY = dg.AssetKey("price_data"), dg.AssetKey("options_chain_history")
 RL_STATE, RL_DATASET = dg.AssetKey("rl_state"), dg.AssetKey("rl_dataset")
 
-# The checks that prove corruption block: when one fails (ERROR severity), the assets downstream
-# of its asset do not run in that run, so a corrupt day never becomes state, labels or picks.
-BLOCKING_CHECKS = {"unique_key", "bid_not_above_ask", "one_row_per_state_row"}
+# A blocking check's failure (ERROR severity) keeps the assets downstream of its asset from running
+# in that run, so a corrupt day never becomes state, labels or picks. Which checks block is declared
+# with each rule (rl_assets.quality).
+BLOCKING_CHECKS = {rule.name for rules in quality.RULES.values() for rule in rules if rule.blocking}
 BLOCKS = " Blocking: when it fails, the assets downstream do not run."
 
-HISTORY_CHECKS = {
-    "unique_key": "One row per (snapshot_date, contract_symbol).",
-    "bid_not_above_ask": "No crossed quotes: bid <= ask.",
-    "quotes_present": "Every row has a finite bid and ask (not NULL, NaN or infinite).",
-    "expiration_not_before_snapshot": "No contract expiring before its snapshot date.",
-    "no_negative_prices": "No negative bid/ask/mid/last; positive strike and underlying price.",
-    "iv_in_range": "Implied volatility present and in (0, 5].",
-    "delta_sign_and_range": "Calls: delta in [0, 1]; puts: delta in [-1, 0].",
-    "every_underlying_present": "Every underlying of the market's universe has contracts each day.",
-    "row_count_vs_previous_partition": "Warns when a day has 30% fewer rows than the day before.",
-}
-PRICE_CHECKS = {
-    "unique_key": "One row per (ticker, date).",
-    "no_negative_prices": "Positive open/high/low/close, non-negative volume.",
-    "no_missing_values": "open/high/low/close present and finite, volume present.",
-    "consistent_bars": "high >= max(open, close) and low <= min(open, close).",
-    "every_ticker_present": "Every ticker of the market's universe has a bar each trading day.",
-}
+
+def spec_description(rule: quality.CheckRule) -> str:
+    """A declared rule's description as Dagster shows it: saying so when it blocks."""
+    return rule.description + BLOCKS if rule.blocking else rule.description
 
 
-def _specs(asset: dg.AssetKey, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
-    return [
-        dg.AssetCheckSpec(
-            name,
-            asset=asset,
-            description=text + BLOCKS if name in BLOCKING_CHECKS else text,
-            blocking=name in BLOCKING_CHECKS,
-        )
-        for name, text in checks.items()
-    ]
+def check_spec(asset: dg.AssetKey | str, rule: quality.CheckRule) -> dg.AssetCheckSpec:
+    """The Dagster spec of a declared rule."""
+    return dg.AssetCheckSpec(rule.name, asset=asset, description=spec_description(rule), blocking=rule.blocking)
+
+
+def _specs(asset: dg.AssetKey, rules: tuple[quality.CheckRule, ...]) -> list[dg.AssetCheckSpec]:
+    return [check_spec(asset, rule) for rule in rules]
+
+
+def check_result(outcome: quality.CheckOutcome, asset: dg.AssetKey | None = None) -> dg.AssetCheckResult:
+    """The Dagster result of an outcome (the asset may be left out in the asset's own step)."""
+    return dg.AssetCheckResult(
+        asset_key=asset,
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.WARN if outcome.warn_only else dg.AssetCheckSeverity.ERROR,
+        description=outcome.description,
+        metadata={
+            k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v for k, v in outcome.metadata.items()
+        },
+    )
 
 
 def _results(asset: dg.AssetKey, outcomes: list[quality.CheckOutcome]) -> list[dg.AssetCheckResult]:
-    return [
-        dg.AssetCheckResult(
-            asset_key=asset,
-            check_name=o.name,
-            passed=o.passed,
-            severity=dg.AssetCheckSeverity.WARN if o.warn_only else dg.AssetCheckSeverity.ERROR,
-            description=o.description,
-            metadata={k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in o.metadata.items()},
-        )
-        for o in outcomes
-    ]
+    return [check_result(o, asset) for o in outcomes]
 
 
 def _run_days(context: dg.AssetCheckExecutionContext, wh, latest_date_statement: str) -> list[dt.date]:
@@ -82,7 +70,7 @@ def _run_days(context: dg.AssetCheckExecutionContext, wh, latest_date_statement:
     return [pd.Timestamp(latest).date()]
 
 
-@dg.multi_asset_check(specs=_specs(OPTIONS_CHAIN_HISTORY, HISTORY_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(OPTIONS_CHAIN_HISTORY, quality.OPTIONS_CHAIN_HISTORY_RULES), pool=WAREHOUSE_POOL)
 def options_chain_history_checks(
     context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse
 ):
@@ -105,7 +93,7 @@ def options_chain_history_checks(
     yield from _results(OPTIONS_CHAIN_HISTORY, outcomes)
 
 
-@dg.multi_asset_check(specs=_specs(PRICE_DATA, PRICE_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(PRICE_DATA, quality.PRICE_DATA_RULES), pool=WAREHOUSE_POOL)
 def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse):
     """Data-quality rules for daily prices, evaluated for every trading day in the run."""
     expected_tickers = market.tickers()  # before the session: no nested sessions (see above)
@@ -120,13 +108,12 @@ def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketData
 
 @dg.asset_check(
     asset=PRICE_DATA,
-    name="close_matches_chain_underlying_price",
+    name=quality.CLOSE_MATCHES_CHAIN.name,
     # It reads the archived chain too: ordered after both assets when a run has both.
     additional_deps=[OPTIONS_CHAIN_HISTORY],
     pool=WAREHOUSE_POOL,
-    description="price_data's close is within "
-    f"{quality.UNDERLYING_PRICE_TOLERANCE:.0%} of the archived chain's underlying_price for the same "
-    "underlying and day (a split or adjusted prices fail it); a day without chain rows passes.",
+    description=spec_description(quality.CLOSE_MATCHES_CHAIN),
+    blocking=quality.CLOSE_MATCHES_CHAIN.blocking,
 )
 def price_data_matches_chain(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
     """price_data's close against the chain's underlying price, for every trading day in the run."""
@@ -140,24 +127,7 @@ def price_data_matches_chain(context: dg.AssetCheckExecutionContext, warehouse: 
     return result
 
 
-STATE_CHECKS = {
-    "unique_key": "One row per (snapshot_date, contract_symbol).",
-    "only_candidates": "Every row is a contract a buyer could enter at T: bid > 0, ask > 0, expiring after T.",
-    "no_feature_after_snapshot": "No quote or technicals stamped after T's close (New York date).",
-    "every_candidate_has_technicals": "Warns when candidates were left out because their underlying had no "
-    "technicals that day.",
-}
-DATASET_CHECKS = {
-    "one_row_per_state_row": "rl_dataset has exactly rl_state's rows for each day: none dropped, none invented.",
-    "unique_key": "One row per (snapshot_date, contract_symbol).",
-    "label_coverage": "Warns when fewer than 99% of a day's candidates have an observable exit; the hit_50 "
-    "base rate and the number of candidates per day are in the metadata.",
-    "no_feature_after_snapshot": "No quote or technicals stamped after T's close (New York date).",
-    "labels_within_window": "Every outcome comes from T+1..T+3 (the exchange calendar's sessions).",
-}
-
-
-@dg.multi_asset_check(specs=_specs(RL_STATE, STATE_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(RL_STATE, quality.RL_STATE_RULES), pool=WAREHOUSE_POOL)
 def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Point-in-time and candidate rules for rl_state, evaluated for every trading day in the run."""
     with warehouse.session() as wh:
@@ -169,7 +139,7 @@ def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     yield from _results(RL_STATE, outcomes)
 
 
-@dg.multi_asset_check(specs=_specs(RL_DATASET, DATASET_CHECKS), pool=WAREHOUSE_POOL)
+@dg.multi_asset_check(specs=_specs(RL_DATASET, quality.RL_DATASET_RULES), pool=WAREHOUSE_POOL)
 def rl_dataset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Label coverage, leakage and window rules for rl_dataset, for every trading day in the run."""
     with warehouse.session() as wh:
@@ -185,7 +155,11 @@ def rl_dataset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehou
 # day would fake. (Dagster's build_time_partition_freshness_checks reads the partitions definition's
 # end_offset=1 as "tomorrow's session is due" on the evening of a holiday, so the expected day
 # comes from the exchange calendar here.)
-LATEST_SESSION_LANDED = "latest_session_landed"
+LATEST_SESSION_LANDED = quality.CheckRule(
+    "latest_session_landed",
+    f"Fails when the newest NYSE session whose {FRESHNESS_DEADLINE:%H:%M} New York deadline has passed has no "
+    "materialised partition.",
+)
 # The daily assets this code location materialises; in sidecar mode price_data is the pipeline's.
 HISTORY_ASSETS = ("price_data", "options_chain_history", "technicals_history")
 SIDECAR_HISTORY_ASSETS = ("options_chain_history", "technicals_history")
@@ -196,15 +170,7 @@ def build_freshness_checks(assets: tuple[str, ...]) -> dg.AssetChecksDefinition:
     freshness deadline schedule."""
 
     @dg.multi_asset_check(
-        specs=[
-            dg.AssetCheckSpec(
-                LATEST_SESSION_LANDED,
-                asset=asset,
-                description=f"Fails when the newest NYSE session whose {FRESHNESS_DEADLINE:%H:%M} New York deadline "
-                "has passed has no materialised partition.",
-            )
-            for asset in assets
-        ],
+        specs=[check_spec(asset, LATEST_SESSION_LANDED) for asset in assets],
         can_subset=True,
     )
     def history_freshness_checks(context: dg.AssetCheckExecutionContext):

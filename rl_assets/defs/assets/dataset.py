@@ -7,7 +7,7 @@ import dagster as dg
 from rl_assets.dataset import DatasetRefused, build_rl_dataset, build_rl_state
 from rl_assets.defs.partitions import partition_days, run_window_metadata
 from rl_assets.defs.resources import WAREHOUSE_POOL, Warehouse
-from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT
+from rl_assets.reward import EXIT_REASONS, HORIZON_DAYS, TAKE_PROFIT
 
 # The label window: snapshots of the next HORIZON_DAYS trading days, prices from T through them.
 LABEL_SNAPSHOTS = dg.TimeWindowPartitionMapping(start_offset=1, end_offset=HORIZON_DAYS)
@@ -83,12 +83,7 @@ def build_dataset_assets(daily: dg.TimeWindowPartitionsDefinition, warehouse_kin
                 "labelled": labelled,
                 "hit_50_base_rate": round(hits / labelled, 6) if labelled else None,
                 "mean_reward": round(float(weighted_reward / labelled), 6) if labelled else None,
-                "exits": dg.MetadataValue.json(
-                    {
-                        r: int(summary[r].sum())
-                        for r in ("take_profit", "horizon", "expired", "missing_quote", "missing_price")
-                    }
-                ),
+                "exits": dg.MetadataValue.json({r: int(summary[r].sum()) for r in EXIT_REASONS}),
                 "hit_50_base_rate_by_day": dg.MetadataValue.json(
                     {
                         str(row.snapshot_date.date()): {

@@ -7,6 +7,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from rl_assets import quality
+from rl_assets.defs.checks import check_result, check_spec
 from rl_assets.paper_trading import (
     PERFORMANCE_TABLE,
     Scorers,
@@ -35,12 +37,7 @@ class ScreenerConfig(dg.Config):
     min_entry_price: float = Field(default=ScreenerRules.min_entry_price, description="ask, at least")
 
 
-EVERY_MODEL_LOADED = dg.AssetCheckSpec(
-    "every_model_loaded",
-    asset="paper_trades",
-    description="Fails (ERROR) when a model's artifact could not be loaded and its picks were skipped; the "
-    "metadata names model, version, file, reason and days. The other model's picks are recorded all the same.",
-)
+EVERY_MODEL_LOADED = check_spec("paper_trades", quality.EVERY_MODEL_LOADED)
 
 
 class PaperTradesConfig(dg.Config):
@@ -131,19 +128,7 @@ def build_paper_trading_assets(
                 "skipped_models": dg.MetadataValue.json(skipped),
                 "seconds": round(time.perf_counter() - started, 3),
             },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=EVERY_MODEL_LOADED.name,
-                    passed=not skipped,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    description=(
-                        "; ".join(f"{e['model_name']} v{e['version']} skipped: {e['reason']}" for e in skipped)
-                        if skipped
-                        else "every usable model version loaded"
-                    ),
-                    metadata={"skipped_models": dg.MetadataValue.json(skipped)},
-                )
-            ],
+            check_results=[check_result(quality.every_model_loaded_outcome(skipped))],
         )
 
     @dg.asset(group_name="paper_trading", kinds={warehouse_kind}, deps=[paper_trades, "rl_dataset"], pool=WAREHOUSE_POOL)

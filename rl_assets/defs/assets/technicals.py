@@ -4,15 +4,13 @@ import time
 
 import dagster as dg
 
+from rl_assets import quality
+from rl_assets.defs.checks import check_result, check_spec
 from rl_assets.defs.partitions import HISTORY_FRESHNESS, partition_days, run_window_metadata
 from rl_assets.defs.resources import WAREHOUSE_POOL, Warehouse
 from rl_assets.technicals import WARMUP_SESSIONS, MissingPrices, update_technicals
 
-EVERY_TICKER_COMPUTED = dg.AssetCheckSpec(
-    "every_ticker_computed",
-    asset="technicals_history",
-    description="Warns when a ticker was skipped for bad price rows (named with the reason in metadata).",
-)
+EVERY_TICKER_COMPUTED = check_spec("technicals_history", quality.EVERY_TICKER_COMPUTED)
 
 
 def build_technicals_assets(daily: dg.TimeWindowPartitionsDefinition, warehouse_kind: str) -> list[dg.AssetsDefinition]:
@@ -51,15 +49,7 @@ def build_technicals_assets(daily: dg.TimeWindowPartitionsDefinition, warehouse_
                 "warmup_start": str(report.warmup_start),
                 "seconds": round(time.perf_counter() - started, 3),
             },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=EVERY_TICKER_COMPUTED.name,
-                    passed=not skipped,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    description=f"{len(skipped)} ticker(s) skipped" if skipped else "every ticker computed",
-                    metadata={"skipped": dg.MetadataValue.json(skipped)},
-                )
-            ],
+            check_results=[check_result(quality.every_ticker_computed_outcome(skipped))],
         )
 
     return [technicals_history]
