@@ -36,7 +36,7 @@ from rl_assets.warehouse.backend import PAPER_TRADES_STAGING
 
 MODELS = (PPO_AGENT.name, BASELINE_MODEL.name)  # the agent's picks, and the baseline's for comparison
 PERFORMANCE_TABLE = "paper_trading_performance"
-ALL_RECOMMENDATIONS = "all_recommendations"  # the model_name sql/recommendations_outcomes.sql gives every recommendation
+ALL_RECOMMENDATIONS = "all_recommendations"  # sql/recommendations_outcomes.sql's model_name for every recommendation
 ROLLING_DAYS = 20  # trade days in the rolling hit rate the retraining sensor compares
 # A pick as recorded (recorded_at is added when the day's picks are written).
 PICK_COLUMNS = [

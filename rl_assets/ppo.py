@@ -182,15 +182,11 @@ def train_ppo(
     seconds = time.perf_counter() - started
     env_steps = updates * n * steps
     model.eval()
-    diagnostics = tuple(
-        UpdateDiagnostics(
-            update + 1, (update + 1) * n * steps,
-            **{name: float(total) / minibatches for name, total in zip(_MINIBATCH_STATISTICS, totals.tolist(), strict=True)},
-            explained_variance=float(explained),
-        )  # fmt: skip
-        for update, (totals, minibatches, explained) in enumerate(recorded)
-    )
-    return model.cpu(), TrainingReport(env_steps, seconds, env_steps / seconds, diagnostics)
+    diagnostics = []
+    for update, (totals, minibatches, explained) in enumerate(recorded, start=1):
+        means = {name: total / minibatches for name, total in zip(_MINIBATCH_STATISTICS, totals.tolist(), strict=True)}
+        diagnostics.append(UpdateDiagnostics(update, update * n * steps, **means, explained_variance=float(explained)))
+    return model.cpu(), TrainingReport(env_steps, seconds, env_steps / seconds, tuple(diagnostics))
 
 
 @torch.no_grad()

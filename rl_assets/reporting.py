@@ -72,7 +72,9 @@ def pick_table(metrics: dict, models: Sequence[str], picks: Sequence[int] = PICK
     return markdown_table(["k", *models, "base rate"], rows)
 
 
-def out_of_sample_plot(scored: pd.DataFrame, metrics: dict, models: Sequence[str], picks: Sequence[int] = PICKS) -> bytes:
+def out_of_sample_plot(
+    scored: pd.DataFrame, metrics: dict, models: Sequence[str], picks: Sequence[int] = PICKS
+) -> bytes:
     """Hit rate of daily top-k picks by k (with intervals and the base rate), and the cumulative
     reward of each model's daily top-5 picks over the test days."""
     drawn, (left, right) = figure(2)

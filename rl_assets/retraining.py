@@ -59,8 +59,8 @@ def retraining_due(
     """The reason to retrain now, or None.
 
     label_days: rl_dataset's materialised (resolved) partitions; models: the current version of
-    each of model_store.MODEL_NAMES (None if it has none); rolling: paper_trading_performance's per-model rolling
-    hit rate ({"hit_rate", "picks", "first_date", ...}), if it has been computed.
+    each of model_store.MODEL_NAMES (None if it has none); rolling: paper_trading_performance's
+    per-model rolling hit rate ({"hit_rate", "picks", "first_date", ...}), if it has been computed.
     """
     days = sorted(set(label_days))
     missing = [name for name in MODEL_NAMES if models.get(name) is None]

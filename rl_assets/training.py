@@ -5,6 +5,10 @@ compare: the daily top-k picks' hit rate of >50%-in-3-days against the base rate
 of those days) and against each other, with intervals from a bootstrap over dates, the picks' mean
 reward beside it, and the AUC of hit_50. A contract-only classifier (the same network on the
 option's own features) is the reference for skill the market has not priced (DESIGN.md).
+
+Both model assets run one workflow, `train_and_register`: evaluate walk-forward with the model's
+scorers, compare, fit on every row, register a version. What differs per model is its
+`ModelRecipe` (BASELINE_RECIPE, PPO_RECIPE): scorers, comparisons, fit and artifact payload.
 """
 
 from __future__ import annotations

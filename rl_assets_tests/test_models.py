@@ -327,7 +327,8 @@ def test_ppo_records_cleanrls_diagnostics_for_every_update_and_they_render(episo
     _, report = train_ppo(episode_days, config)
     updates = report.updates
     assert [u.update for u in updates] == list(range(1, 9))
-    assert [u.env_steps for u in updates] == [1024 * i for i in range(1, 9)] and updates[-1].env_steps == report.env_steps
+    assert [u.env_steps for u in updates] == [1024 * i for i in range(1, 9)]
+    assert updates[-1].env_steps == report.env_steps
     for u in updates:
         values = dataclasses.asdict(u)
         assert all(np.isfinite(v) for v in values.values()), values
