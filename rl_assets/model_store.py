@@ -54,6 +54,23 @@ def usable_from(label_end_dates: Iterable[dt.date]) -> dt.date:
 MODEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
+@dataclass(frozen=True)
+class ModelName:
+    """One of the project's models: `name` is its asset's and its model_registry rows' name,
+    `short` the name of its scores in the evaluation metrics (score_<short>, metrics[<short>]),
+    `kind` what its artifact holds."""
+
+    name: str
+    short: str
+    kind: str
+
+
+BASELINE_MODEL = ModelName("baseline_model", "baseline", "hit_classifier")
+PPO_AGENT = ModelName("ppo_agent", "ppo", "ppo_actor_critic")
+MODELS = (BASELINE_MODEL, PPO_AGENT)  # trained together (training_job, the retraining rule)
+MODEL_NAMES = tuple(model.name for model in MODELS)
+
+
 def new_artifact_uri(location: str, model_name: str, version: int, trained_at: pd.Timestamp) -> str:
     """A file name no other training run writes: the version, when it was trained (UTC) and 32
     random bits, so stores shared by several warehouses (each numbering its own versions) and

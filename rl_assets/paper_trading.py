@@ -22,12 +22,21 @@ from rl_assets.archive import replace_date_range
 from rl_assets.baseline import HitClassifier, predict_proba
 from rl_assets.evaluation import interval_dict, mean_interval
 from rl_assets.features import Scaler
-from rl_assets.model_store import ArtifactError, ModelVersion, load_version, usable_version
+from rl_assets.model_store import (
+    BASELINE_MODEL,
+    MODELS as REGISTERED_MODELS,
+    PPO_AGENT,
+    ArtifactError,
+    ModelVersion,
+    load_version,
+    usable_version,
+)
 from rl_assets.ppo import ActorCritic, take_probability
 from rl_assets.warehouse.backend import PAPER_TRADES_STAGING
 
-MODELS = ("ppo_agent", "baseline_model")  # the agent's picks, and the baseline's for comparison
+MODELS = (PPO_AGENT.name, BASELINE_MODEL.name)  # the agent's picks, and the baseline's for comparison
 PERFORMANCE_TABLE = "paper_trading_performance"
+ALL_RECOMMENDATIONS = "all_recommendations"  # sql/recommendations_outcomes.sql's model_name for every recommendation
 ROLLING_DAYS = 20  # trade days in the rolling hit rate the retraining sensor compares
 # A pick as recorded (recorded_at is added when the day's picks are written).
 PICK_COLUMNS = [
@@ -77,7 +86,7 @@ def build_recommendations(warehouse, start: dt.date, end: dt.date, rules: Screen
     return {str(day): by_day.get(day, 0) for day in calendar.trading_days(start, end)}
 
 
-MODEL_KINDS = {"ppo_agent": "ppo_actor_critic", "baseline_model": "hit_classifier"}  # what each model's artifact holds
+MODEL_KINDS = {model.name: model.kind for model in REGISTERED_MODELS}  # what each model's artifact holds
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 
 
@@ -88,11 +97,11 @@ def load_scorer(version: ModelVersion) -> Scorer:
     artifact = load_version(version, MODEL_KINDS.get(version.model_name))
     try:
         scaler = Scaler.from_dict(artifact["scaler"])
-        if artifact["kind"] == "hit_classifier":
+        if artifact["kind"] == BASELINE_MODEL.kind:
             model = HitClassifier(artifact["n_features"], artifact["hidden"])
             model.load_state_dict(artifact["state_dict"])
             return lambda frame: predict_proba(model.eval(), scaler.transform(frame))
-        if artifact["kind"] == "ppo_actor_critic":
+        if artifact["kind"] == PPO_AGENT.kind:
             model = ActorCritic(artifact["n_observations"], artifact["hidden"])
             model.load_state_dict(artifact["state_dict"])
             return lambda frame: take_probability(model.eval(), scaler.transform(frame))
@@ -275,7 +284,7 @@ def performance(
     the hit rate over its last `rolling_days` resolved trade days (`rolling`).
 
     trades: resolved paper_trades rows; recommendations: resolved recommendations with hit_50 and
-    reward (sql/recommendations_outcomes.sql), named "all_recommendations".
+    reward (sql/recommendations_outcomes.sql), named ALL_RECOMMENDATIONS.
     """
     frames = [trades[["trade_date", "model_name", "hit_50", "reward"]], recommendations]
     rows = pd.concat(frames, ignore_index=True)
@@ -310,30 +319,3 @@ def _rolling_hit_rate(daily: pd.DataFrame, days: int) -> dict:
         "picks": int(recent["picks"].sum()),
         "hit_rate": float(recent["hits"].sum() / recent["picks"].sum()),
     }
-
-
-def plot_png(daily: pd.DataFrame) -> bytes:
-    """Equity curves and running hit rates per model and for all recommendations."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=90)
-    for model, group in daily.groupby("model_name"):
-        dates = pd.to_datetime(group["trade_date"])
-        style = {"color": "grey", "linestyle": "--"} if model == "all_recommendations" else {}
-        left.plot(dates, group["equity"], label=model, **style)
-        right.plot(dates, group["running_hit_rate"], label=model, **style)
-    left.set(title="Equity: cumulative mean reward of the day's picks", xlabel="trade date")
-    right.set(title="Running hit rate (>50% within 3 days)", xlabel="trade date")
-    for axis in (left, right):
-        axis.tick_params(axis="x", labelrotation=30)
-        axis.legend(fontsize=7)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()

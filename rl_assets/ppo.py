@@ -3,6 +3,14 @@
 Clipped surrogate objective, generalised advantage estimation (GAE), value loss, entropy bonus,
 several epochs of shuffled minibatches per rollout, advantage normalisation, gradient clipping.
 Seeded: the same data, config and seed give the same weights on CPU; on CUDA when asked for.
+
+Each update (one rollout, then its epochs of minibatches) is recorded as CleanRL's ppo.py records
+it: policy loss, value loss, entropy, approx_kl ((ratio - 1) - log ratio, Schulman's low-variance
+estimator of KL(old || new)), clip fraction (share of samples whose ratio left [1 - clip, 1 + clip])
+and explained variance of the returns by the rollout's values. Losses, entropy, approx_kl and clip
+fraction are means over the update's minibatches (CleanRL keeps the last minibatch's losses; the
+mean is steadier), each taken from the forward pass the gradient step uses: no extra forward pass,
+and one device-to-host copy per update.
 """
 
 from __future__ import annotations
@@ -63,10 +71,62 @@ class ActorCritic(nn.Module):
 
 
 @dataclass(frozen=True)
+class UpdateDiagnostics:
+    """One PPO update, as CleanRL records it (see the module's docstring)."""
+
+    update: int  # 1, 2, ...
+    env_steps: int  # env steps collected so far, this update's rollout included
+    policy_loss: float
+    value_loss: float
+    entropy: float  # of the skip/take policy, in nats: 0 (certain) .. ln 2
+    approx_kl: float  # >= 0; large values mean the policy moved far from the rollout's
+    clip_fraction: float  # in [0, 1]
+    explained_variance: float  # <= 1; 1 - Var(returns - values) / Var(returns); NaN if the returns are constant
+
+
+@dataclass(frozen=True)
 class TrainingReport:
     env_steps: int
     seconds: float
     steps_per_second: float
+    updates: tuple[UpdateDiagnostics, ...] = ()
+
+
+_MINIBATCH_STATISTICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+
+
+def minibatch_step(
+    model: ActorCritic, optimiser: torch.optim.Optimizer, batch: dict[str, torch.Tensor], config: PPOConfig
+) -> torch.Tensor:
+    """One gradient step on a minibatch (obs, action, log_p and advantage of the rollout, return).
+    Returns its statistics, in _MINIBATCH_STATISTICS' order, as one tensor on the model's device
+    (not copied to the host: that would wait for the device at every minibatch)."""
+    logits, value = model(batch["obs"])
+    log_p_all = torch.log_softmax(logits, dim=-1)
+    log_p = log_p_all.gather(1, batch["action"][:, None]).squeeze(1)
+    advantage = batch["advantage"]
+    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    log_ratio = log_p - batch["log_p"]
+    ratio = log_ratio.exp()
+    policy_loss = -torch.min(ratio * advantage, ratio.clamp(1 - config.clip, 1 + config.clip) * advantage).mean()
+    value_loss = (value - batch["return"]).pow(2).mean()
+    entropy = -(log_p_all.exp() * log_p_all).sum(-1).mean()
+    loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+    optimiser.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    optimiser.step()
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clip_fraction = ((ratio - 1).abs() > config.clip).float().mean()
+        return torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction]).detach()
+
+
+def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+    """1 - Var(returns - values) / Var(returns) (population variances, as CleanRL's np.var); NaN
+    when the returns are constant."""
+    variance = returns.var(correction=0)
+    return torch.where(variance > 0, 1 - (returns - values).var(correction=0) / variance, torch.nan)
 
 
 def train_ppo(
@@ -84,6 +144,7 @@ def train_ppo(
     actions = torch.zeros((steps, n), dtype=torch.long, device=env.device)
     log_probs, values, rewards, dones = (torch.zeros((steps, n), device=env.device) for _ in range(4))
     updates = max(1, config.total_steps // (n * steps))
+    recorded = []  # per update: the minibatch statistics' sums, the minibatches, explained variance
     started = time.perf_counter()
     for _ in range(updates):
         with torch.no_grad():
@@ -109,30 +170,23 @@ def train_ppo(
             "obs": observations.reshape(steps * n, -1), "action": actions.reshape(-1), "log_p": log_probs.reshape(-1),
             "advantage": advantages.reshape(-1), "return": returns.reshape(-1),
         }  # fmt: skip
+        totals = torch.zeros(len(_MINIBATCH_STATISTICS), device=env.device)
+        minibatches = 0
         for _ in range(config.epochs):
             order = torch.randperm(steps * n, generator=shuffler).to(env.device)
             for start in range(0, steps * n, config.minibatch_size):
                 batch = order[start : start + config.minibatch_size]
-                logits, value = model(flat["obs"][batch])
-                log_p_all = torch.log_softmax(logits, dim=-1)
-                log_p = log_p_all.gather(1, flat["action"][batch][:, None]).squeeze(1)
-                advantage = flat["advantage"][batch]
-                advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-                ratio = (log_p - flat["log_p"][batch]).exp()
-                policy_loss = -torch.min(
-                    ratio * advantage, ratio.clamp(1 - config.clip, 1 + config.clip) * advantage
-                ).mean()
-                value_loss = (value - flat["return"][batch]).pow(2).mean()
-                entropy = -(log_p_all.exp() * log_p_all).sum(-1).mean()
-                loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
-                optimiser.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimiser.step()
+                totals += minibatch_step(model, optimiser, {key: tensor[batch] for key, tensor in flat.items()}, config)
+                minibatches += 1
+        recorded.append((totals, minibatches, explained_variance(values.reshape(-1), flat["return"])))
     seconds = time.perf_counter() - started
     env_steps = updates * n * steps
     model.eval()
-    return model.cpu(), TrainingReport(env_steps, seconds, env_steps / seconds)
+    diagnostics = []
+    for update, (totals, minibatches, explained) in enumerate(recorded, start=1):
+        means = {name: total / minibatches for name, total in zip(_MINIBATCH_STATISTICS, totals.tolist(), strict=True)}
+        diagnostics.append(UpdateDiagnostics(update, update * n * steps, **means, explained_variance=float(explained)))
+    return model.cpu(), TrainingReport(env_steps, seconds, env_steps / seconds, tuple(diagnostics))
 
 
 @torch.no_grad()

@@ -18,9 +18,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rl_assets.model_store import BASELINE_MODEL, MODEL_NAMES, PPO_AGENT
 from rl_assets.training import EvaluationConfig
-
-MODELS = ("baseline_model", "ppo_agent")
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,11 @@ def retraining_due(
     """The reason to retrain now, or None.
 
     label_days: rl_dataset's materialised (resolved) partitions; models: the current version of
-    each of MODELS (None if it has none); rolling: paper_trading_performance's per-model rolling
-    hit rate ({"hit_rate", "picks", "first_date", ...}), if it has been computed.
+    each of model_store.MODEL_NAMES (None if it has none); rolling: paper_trading_performance's
+    per-model rolling hit rate ({"hit_rate", "picks", "first_date", ...}), if it has been computed.
     """
     days = sorted(set(label_days))
-    missing = [name for name in MODELS if models.get(name) is None]
+    missing = [name for name in MODEL_NAMES if models.get(name) is None]
     if missing:
         if len(days) < policy.first_training_days:
             return None
@@ -74,7 +73,7 @@ def retraining_due(
             f"(walk-forward needs {policy.first_training_days})",
             f"retrain:first-version:through-{days[-1]}",
         )
-    current = {name: models[name] for name in MODELS}
+    current = {name: models[name] for name in MODEL_NAMES}
     versions = "+".join(f"{name}-v{state.version}" for name, state in current.items())
     trained_through = min(state.train_end for state in current.values())
     new_days = [d for d in days if d > trained_through]
@@ -85,16 +84,17 @@ def retraining_due(
             f"retrain after {policy.new_label_days}",
             f"retrain:new-labels:{versions}",
         )
-    agent, baseline = (rolling or {}).get("ppo_agent"), (rolling or {}).get("baseline_model")
+    agent, baseline = (rolling or {}).get(PPO_AGENT.name), (rolling or {}).get(BASELINE_MODEL.name)
     if agent is None or baseline is None:
         return None
     enough = min(agent["picks"], baseline["picks"]) >= policy.min_rolling_picks
-    by_current_agent = dt.date.fromisoformat(agent["first_date"]) >= current["ppo_agent"].usable_from
+    by_current_agent = dt.date.fromisoformat(agent["first_date"]) >= current[PPO_AGENT.name].usable_from
     if enough and by_current_agent and agent["hit_rate"] < baseline["hit_rate"]:
         return Retrain(
             "hit_rate_below_baseline",
-            f"paper hit rate over {agent['first_date']}..{agent['last_date']}: ppo_agent {agent['hit_rate']:.1%} "
-            f"({agent['picks']} picks) < baseline_model {baseline['hit_rate']:.1%} ({baseline['picks']} picks)",
+            f"paper hit rate over {agent['first_date']}..{agent['last_date']}: {PPO_AGENT.name} "
+            f"{agent['hit_rate']:.1%} ({agent['picks']} picks) < {BASELINE_MODEL.name} {baseline['hit_rate']:.1%} "
+            f"({baseline['picks']} picks)",
             f"retrain:hit-rate-below-baseline:{versions}",
         )
     return None

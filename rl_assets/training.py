@@ -5,12 +5,16 @@ compare: the daily top-k picks' hit rate of >50%-in-3-days against the base rate
 of those days) and against each other, with intervals from a bootstrap over dates, the picks' mean
 reward beside it, and the AUC of hit_50. A contract-only classifier (the same network on the
 option's own features) is the reference for skill the market has not priced (DESIGN.md).
+
+Both model assets run one workflow, `train_and_register`: evaluate walk-forward with the model's
+scorers, compare, fit on every row, register a version. What differs per model is its
+`ModelRecipe` (BASELINE_RECIPE, PPO_RECIPE): scorers, comparisons, fit and artifact payload.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,8 +30,10 @@ from rl_assets.evaluation import (
     walk_forward_splits,
 )
 from rl_assets.features import STATE_FEATURES, Scaler
+from rl_assets.model_store import BASELINE_MODEL, PPO_AGENT, ModelName, ModelVersion, usable_from
 from rl_assets.ppo import ActorCritic, PPOConfig, TrainingReport, take_probability, train_ppo
 from rl_assets.rl_env import candidate_days
+from rl_assets.schema import CONTRACT_FEATURES
 
 PICKS = (1, 3, 5, 10)
 
@@ -154,46 +160,133 @@ def pick_difference(scored: pd.DataFrame, model: str, reference: str, k: int, co
     return interval_dict(mean_interval(difference, difference.index.to_numpy()))
 
 
-def plot_png(scored: pd.DataFrame, metrics: dict, models: Sequence[str], picks: Sequence[int] = PICKS) -> bytes:
-    """Hit rate of daily top-k picks by k (with intervals and the base rate), and the cumulative
-    reward of each model's daily top-5 picks over the test days."""
-    import matplotlib
+# ---- one workflow for both models: evaluate walk-forward, fit on every row, register
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=90)
-    for model in models:
-        rates = [metrics[model][f"top_{k}"]["hit_rate"] for k in picks]
-        values = [r["value"] for r in rates]
-        errors = [
-            [v - r["low"] for v, r in zip(values, rates, strict=True)],
-            [r["high"] - v for v, r in zip(values, rates, strict=True)],
-        ]
-        left.errorbar(picks, values, yerr=errors, marker="o", capsize=3, label=model)
-        top = daily_picks(scored, f"score_{model}", 5).groupby("snapshot_date")["reward"].mean()
-        right.plot(pd.to_datetime(top.index), top.cumsum().to_numpy(), label=f"{model} top-5")
-    base = metrics["base_rate"]
-    left.axhline(base["value"], color="grey", linestyle="--", label="base rate")
-    left.set(xlabel="picks per day (k)", ylabel="hit rate (>50% in 3 days)", title="Out-of-sample hit rate")
-    everyone = scored.groupby("snapshot_date")["reward"].mean()
-    right.plot(
-        pd.to_datetime(everyone.index),
-        everyone.cumsum().to_numpy(),
-        color="grey",
-        linestyle="--",
-        label="all candidates",
-    )
-    right.set(xlabel="test day", ylabel="cumulative mean reward", title="Daily picks, cumulative reward")
-    right.tick_params(axis="x", labelrotation=30)
-    left.legend(fontsize=7)
-    right.legend(fontsize=7)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return buffer.getvalue()
+CONTRACT_ONLY = "contract_only"  # the baseline's network on the option's own features: the reference for skill
 
 
-def markdown_image(png: bytes, title: str) -> str:
-    return f"![{title}](data:image/png;base64,{base64.b64encode(png).decode()})"
+@dataclass(frozen=True)
+class Fitted:
+    """A model fit on every training row: its artifact's contents and, for metrics["training"],
+    how the training went."""
+
+    payload: dict
+    training: dict | None = None
+    report: TrainingReport | None = None
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """How one model is evaluated and fit. `scorers` gives the walk-forward scorers, the model's own
+    first (named by its short name), then its references; `comparisons` the metrics comparing it
+    with them on the scored test rows; `fit` the model fit on every row (rows, evaluation config,
+    device)."""
+
+    model: ModelName
+    scorers: Callable[[EvaluationConfig], dict[str, Scorer]]
+    comparisons: Callable[[pd.DataFrame], dict]
+    fit: Callable[[pd.DataFrame, EvaluationConfig, str], Fitted]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What train_and_register did: the registered version, the rows and folds it was evaluated
+    on, the scored test rows and the metrics (also in the registry), and PPO's training report."""
+
+    model: ModelName
+    version: ModelVersion
+    training_rows: int
+    folds: int
+    compared: tuple[str, ...]  # the scored models, the model's own first (score_<name> in `scored`)
+    scored: pd.DataFrame
+    metrics: dict
+    report: TrainingReport | None
+    seconds: float
+
+
+Register = Callable[..., ModelVersion]  # model_store.register with the warehouse and the store bound
+
+
+def train_and_register(
+    frame: pd.DataFrame,
+    folds: Sequence[Fold],
+    recipe: ModelRecipe,
+    evaluation: EvaluationConfig,
+    register: Register,
+    device: str = "cpu",
+) -> TrainingResult:
+    """Score `frame`'s folds out of sample with the recipe's scorers, compare, fit the model on every
+    row of `frame` and register it (`register(model_name=, payload=, train_start=, train_end=,
+    usable_from=, metrics=)`): usable from the session after the last training label."""
+    started = time.perf_counter()
+    scorers = recipe.scorers(evaluation)
+    scored = out_of_sample(frame, folds, scorers)
+    metrics = pick_metrics(scored, list(scorers))
+    metrics.update(recipe.comparisons(scored))
+    fitted = recipe.fit(frame, evaluation, device)
+    if fitted.training is not None:
+        metrics["training"] = fitted.training
+    train_start, train_end = train_window(frame)
+    version = register(
+        model_name=recipe.model.name, payload=fitted.payload, train_start=train_start, train_end=train_end,
+        usable_from=usable_from(frame["label_end_date"]), metrics=metrics,
+    )  # fmt: skip
+    return TrainingResult(
+        recipe.model, version, len(frame), len(folds), tuple(scorers), scored, metrics, fitted.report,
+        time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def train_window(frame: pd.DataFrame) -> tuple[dt.date, dt.date]:
+    """The first and the last snapshot_date of the training rows."""
+    return min(frame["snapshot_date"]), max(frame["snapshot_date"])
+
+
+def _baseline_scorers(evaluation: EvaluationConfig) -> dict[str, Scorer]:
+    return {
+        BASELINE_MODEL.short: score_baseline(evaluation.baseline),
+        CONTRACT_ONLY: score_baseline(evaluation.baseline, CONTRACT_FEATURES),
+    }
+
+
+def _baseline_comparisons(scored: pd.DataFrame) -> dict:
+    name = f"{BASELINE_MODEL.short}_minus_{CONTRACT_ONLY}_top_5_hit_rate"
+    return {name: pick_difference(scored, BASELINE_MODEL.short, CONTRACT_ONLY, 5)}
+
+
+def _fit_baseline(frame: pd.DataFrame, evaluation: EvaluationConfig, device: str) -> Fitted:
+    scaler, model = fit_baseline(frame, evaluation.baseline)  # small: always on the CPU
+    return Fitted({
+        "kind": BASELINE_MODEL.kind, "state_dict": model.state_dict(), "n_features": model.n_features,
+        "hidden": model.hidden, "config": evaluation.baseline.to_dict(), "scaler": scaler.to_dict(),
+    })  # fmt: skip
+
+
+def _ppo_scorers(evaluation: EvaluationConfig) -> dict[str, Scorer]:
+    return {
+        PPO_AGENT.short: score_ppo(evaluation.ppo, evaluation.max_candidates_per_day),
+        BASELINE_MODEL.short: score_baseline(evaluation.baseline),
+    }
+
+
+def _ppo_comparisons(scored: pd.DataFrame) -> dict:
+    ppo, baseline = PPO_AGENT.short, BASELINE_MODEL.short
+    return {
+        f"{ppo}_minus_{baseline}_top_5_hit_rate": pick_difference(scored, ppo, baseline, 5),
+        f"{ppo}_minus_{baseline}_top_5_mean_reward": pick_difference(scored, ppo, baseline, 5, "reward"),
+    }
+
+
+def _fit_ppo(frame: pd.DataFrame, evaluation: EvaluationConfig, device: str) -> Fitted:
+    scaler, model, report = fit_ppo(frame, evaluation.ppo, evaluation.max_candidates_per_day, device=device)
+    payload = {
+        "kind": PPO_AGENT.kind, "state_dict": model.state_dict(), "n_observations": model.n_observations,
+        "hidden": model.hidden, "config": evaluation.ppo.to_dict(), "scaler": scaler.to_dict(),
+        "features": list(STATE_FEATURES),
+    }  # fmt: skip
+    training = {"env_steps": report.env_steps, "steps_per_second": round(report.steps_per_second), "device": device}
+    return Fitted(payload, training, report)
+
+
+BASELINE_RECIPE = ModelRecipe(BASELINE_MODEL, _baseline_scorers, _baseline_comparisons, _fit_baseline)
+PPO_RECIPE = ModelRecipe(PPO_AGENT, _ppo_scorers, _ppo_comparisons, _fit_ppo)

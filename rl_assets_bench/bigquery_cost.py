@@ -844,7 +844,7 @@ def record_evening(folder: str, day: dt.date = dt.date(2026, 11, 20), tickers: i
     from rl_assets.dataset import build_rl_state
     from rl_assets.defs.code_location import build_definitions
     from rl_assets.market.synthetic import SyntheticMarket
-    from rl_assets.paper_trading import PAPER_TRADES_STAGING, PICK_COLUMNS, ScreenerRules, build_recommendations
+    from rl_assets.paper_trading import MODELS, PAPER_TRADES_STAGING, PICK_COLUMNS, ScreenerRules, build_recommendations
     from rl_assets.reward import HORIZON_DAYS
     from rl_assets.settings import Settings
     from rl_assets.technicals import update_technicals
@@ -869,7 +869,7 @@ def record_evening(folder: str, day: dt.date = dt.date(2026, 11, 20), tickers: i
                     **dict(zip(PICK_COLUMNS, [labelled, "PICK", "TICK", model, 1, labelled, 1, 0.5, 1.0], strict=True)),
                     "recorded_at": pd.Timestamp(labelled).tz_localize("UTC"),
                 }
-                for model in ("ppo_agent", "baseline_model")
+                for model in MODELS
             ]
         )
         replace_date_range(

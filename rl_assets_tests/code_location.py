@@ -5,6 +5,7 @@ assets with their checks. Other modes: build_definitions(Settings(...)) in the t
 import dagster as dg
 
 from rl_assets.defs.code_location import build_definitions
+from rl_assets.model_store import BASELINE_MODEL, PPO_AGENT
 from rl_assets.settings import Settings
 
 DEFS = build_definitions(Settings())
@@ -16,8 +17,8 @@ options_chain_history = DEFS.get_assets_def("options_chain_history")
 technicals_history = DEFS.get_assets_def("technicals_history")
 rl_state = DEFS.get_assets_def("rl_state")
 rl_dataset = DEFS.get_assets_def("rl_dataset")
-baseline_model = DEFS.get_assets_def("baseline_model")
-ppo_agent = DEFS.get_assets_def("ppo_agent")
+baseline_model = DEFS.get_assets_def(BASELINE_MODEL.name)
+ppo_agent = DEFS.get_assets_def(PPO_AGENT.name)
 recommendations = DEFS.get_assets_def("recommendations")
 paper_trades = DEFS.get_assets_def("paper_trades")
 paper_trading_performance = DEFS.get_assets_def("paper_trading_performance")

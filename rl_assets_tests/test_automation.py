@@ -16,9 +16,12 @@ from dagster._core.test_utils import freeze_time
 from dagster._utils.schedules import cron_string_iterator
 
 from rl_assets import calendar
+from rl_assets.defs import sensors
+from rl_assets.defs.assets.models import version_metadata
 from rl_assets.defs.checks import HISTORY_ASSETS
 from rl_assets.defs.partitions import FRESHNESS_DEADLINE, range_run_tags
 from rl_assets.defs.resources import ModelStore, SyntheticMarketProvider, Warehouse
+from rl_assets.model_store import MODEL_NAMES, PPO_AGENT, ModelVersion
 from rl_assets.retraining import ModelVersionState, RetrainPolicy, retraining_due
 from rl_assets.reward import HORIZON_DAYS
 from rl_assets.settings import REPO_ROOT
@@ -166,9 +169,11 @@ def _report(instance, asset: str, partition: str | None = None, **metadata):
 
 
 def _register_versions(instance, version: int, train_end: dt.date = TRAINED_THROUGH):
+    """Each model's materialisation as the asset writes it (version_metadata)."""
     usable = calendar.shift_trading_days(train_end, HORIZON_DAYS + 1)
-    for name in ("baseline_model", "ppo_agent"):
-        _report(instance, name, version=version, train_window=f"{SESSIONS[0]} .. {train_end}", usable_from=str(usable))
+    for name in MODEL_NAMES:
+        registered = ModelVersion(name, version, pd.Timestamp.now(tz="UTC"), SESSIONS[0], train_end, usable, {}, "-")
+        _report(instance, name, **version_metadata(registered))
 
 
 def _evaluate(instance, cursor=None):
@@ -253,6 +258,32 @@ def test_retraining_when_the_agents_paper_hit_rate_falls_below_the_baselines():
         (request,) = _requests(_evaluate(instance)[0])
         assert request.run_key == "retrain:hit-rate-below-baseline:baseline_model-v2+ppo_agent-v2"
         assert request.tags["rl_assets/retrain_reason"] == "hit_rate_below_baseline"
+
+
+def test_the_sensor_reads_train_end_from_its_own_key_and_an_older_materialisation_means_no_known_version():
+    usable = calendar.shift_trading_days(TRAINED_THROUGH, HORIZON_DAYS + 1)
+    with dg.instance_for_test() as instance:
+        for day in [d for d in SESSIONS if d <= TRAINED_THROUGH]:
+            _report(instance, "rl_dataset", str(day))
+        # train_window is for people: the sensor never parses it.
+        for name in MODEL_NAMES:
+            _report(
+                instance, name, version=3, usable_from=str(usable), train_start=str(SESSIONS[0]),
+                train_end=str(TRAINED_THROUGH), train_window="June to mid-October",
+            )  # fmt: skip
+        latest = sensors.latest_materialization(instance, dg.AssetKey(PPO_AGENT.name))
+        assert sensors.model_state(latest) == ModelVersionState(3, TRAINED_THROUGH, usable)
+        result, _ = _evaluate(instance)
+        assert _requests(result) == [] and "no retraining due" in result.skip_reason.skip_message
+        # Written before train_end had a key of its own: no known version (never a crash, never the
+        # display string): the models are retrained once and the new materialisation has the key.
+        legacy = {"version": 3, "usable_from": str(usable), "train_window": f"{SESSIONS[0]} .. {TRAINED_THROUGH}"}
+        _report(instance, PPO_AGENT.name, **legacy)
+        latest = sensors.latest_materialization(instance, dg.AssetKey(PPO_AGENT.name))
+        assert sensors.model_state(latest) is None
+        (request,) = _requests(_evaluate(instance)[0])
+        assert request.tags["rl_assets/retrain_reason"] == "first_version"
+        assert request.run_key == f"retrain:first-version:through-{TRAINED_THROUGH}"
 
 
 def test_retrain_policy_refuses_nonsense():

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import gymnasium as gym
+import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +28,8 @@ from rl_assets.defs.assets.models import TrainingConfig
 from rl_assets.baseline import BaselineConfig, HitClassifier, predict_proba, train_classifier
 from rl_assets.features import STATE_FEATURES, Scaler
 from rl_assets.model_store import (
+    MODEL_NAMES,
+    PPO_AGENT,
     ArtifactError,
     load_artifact,
     load_version,
@@ -35,7 +39,8 @@ from rl_assets.model_store import (
     usable_version,
     versions,
 )
-from rl_assets.ppo import ActorCritic, PPOConfig, take_probability, train_ppo
+from rl_assets import ppo, reporting
+from rl_assets.ppo import ActorCritic, PPOConfig, explained_variance, minibatch_step, take_probability, train_ppo
 from rl_assets.defs.resources import ModelStore, Warehouse
 from rl_assets.retraining import ModelVersionState
 from rl_assets.rl_env import ENV_ID, BatchedOptionsFilterEnv, OptionsFilterEnv, candidate_days
@@ -314,6 +319,81 @@ def test_same_seed_same_models_and_another_seed_differs(episode_days):
         train_classifier(features, np.zeros(len(features), bool))
 
 
+# ---- PPO's per-update diagnostics ---------------------------------------------------------------------
+
+
+def test_ppo_records_cleanrls_diagnostics_for_every_update_and_they_render(episode_days):
+    config = PPOConfig(n_envs=64, n_steps=16, total_steps=8192, minibatch_size=256, window_days=3, budget=2, seed=4)
+    _, report = train_ppo(episode_days, config)
+    updates = report.updates
+    assert [u.update for u in updates] == list(range(1, 9))
+    assert [u.env_steps for u in updates] == [1024 * i for i in range(1, 9)]
+    assert updates[-1].env_steps == report.env_steps
+    for u in updates:
+        values = dataclasses.asdict(u)
+        assert all(np.isfinite(v) for v in values.values()), values
+        assert 0 <= u.entropy <= np.log(2) + 1e-6, values
+        assert 0 <= u.clip_fraction <= 1 and u.approx_kl >= -1e-7 and u.explained_variance <= 1, values
+        assert u.value_loss >= 0, values
+    # Four epochs of minibatches move the policy away from the rollout's: some KL, some clipping.
+    assert any(u.approx_kl > 0 for u in updates) and any(u.clip_fraction > 0 for u in updates)
+    png = reporting.training_curve_plot(updates)
+    image = matplotlib.image.imread(io.BytesIO(png), format="png")
+    assert png.startswith(b"\x89PNG") and image.shape[0] > 100 and image.shape[1] > 100
+    table = reporting.training_table(updates, rows=4)
+    assert table.splitlines()[0].startswith("| update | env steps | policy_loss |")
+    assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == ["| 1", "| 3", "| 6", "| 8"]
+
+
+def test_ppo_diagnostics_are_taken_against_the_rollouts_own_policy(episode_days):
+    """One epoch of one minibatch: the gradient step's forward pass runs the weights that made the
+    rollout, so the ratio is 1 (approx_kl 0, nothing clipped): the recorded old log-probabilities
+    line up with the minibatch's samples."""
+    config = PPOConfig(
+        n_envs=64, n_steps=16, total_steps=3072, epochs=1, minibatch_size=1024, window_days=3, budget=2, seed=4
+    )
+    _, report = train_ppo(episode_days, config)
+    assert len(report.updates) == 3
+    for u in report.updates:
+        assert abs(u.approx_kl) < 1e-6 and u.clip_fraction == 0, u
+
+
+def test_approx_kl_and_clip_fraction_match_an_independent_recomputation_on_one_minibatch():
+    """minibatch_step's approx_kl against numpy on the same log-probabilities (SB3 and CleanRL both
+    compute mean((ratio - 1) - log ratio)), and against the exact KL(old || new) of the two
+    skip/take distributions, which that estimator approximates on actions drawn from the old policy."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    old, new = ActorCritic(7, 16), ActorCritic(7, 16)
+    with torch.no_grad():
+        new.load_state_dict(old.state_dict())
+        new.policy.weight.add_(0.4 * torch.randn_like(new.policy.weight))  # a policy some way from the old one
+    observations = torch.as_tensor(rng.normal(size=(20_000, 7)), dtype=torch.float32)
+    with torch.no_grad():
+        old_log_p_all = torch.log_softmax(old(observations)[0], dim=-1).numpy().astype(float)
+        new_log_p_all = torch.log_softmax(new(observations)[0], dim=-1).numpy().astype(float)
+    actions = (rng.random(len(observations)) < np.exp(old_log_p_all[:, 1])).astype(np.int64)
+    batch = {
+        "obs": observations, "action": torch.as_tensor(actions),
+        "log_p": torch.as_tensor(old_log_p_all[np.arange(len(actions)), actions], dtype=torch.float32),
+        "advantage": torch.as_tensor(rng.normal(size=len(actions)), dtype=torch.float32),
+        "return": torch.as_tensor(rng.normal(size=len(actions)), dtype=torch.float32),
+    }  # fmt: skip
+    optimiser = torch.optim.Adam(new.parameters(), lr=1e-3)
+    statistics = dict(zip(ppo._MINIBATCH_STATISTICS, minibatch_step(new, optimiser, batch, PPOConfig()).tolist()))
+    log_ratio = new_log_p_all[np.arange(len(actions)), actions] - old_log_p_all[np.arange(len(actions)), actions]
+    assert statistics["approx_kl"] == pytest.approx(np.mean(np.expm1(log_ratio) - log_ratio), rel=1e-4)
+    assert statistics["clip_fraction"] == pytest.approx(np.mean(np.abs(np.expm1(log_ratio)) > 0.2), abs=1e-6)
+    assert statistics["entropy"] == pytest.approx(-(np.exp(new_log_p_all) * new_log_p_all).sum(1).mean(), rel=1e-4)
+    exact = (np.exp(old_log_p_all) * (old_log_p_all - new_log_p_all)).sum(1).mean()
+    assert exact > 0.01 and statistics["approx_kl"] == pytest.approx(exact, rel=0.1)
+    returns = rng.normal(size=1000)
+    values = returns + 0.5 * rng.normal(size=1000)
+    expected = 1 - np.var(returns - values) / np.var(returns)
+    assert float(explained_variance(torch.as_tensor(values), torch.as_tensor(returns))) == pytest.approx(expected)
+    assert np.isnan(float(explained_variance(torch.ones(5), torch.full((5,), 2.0))))
+
+
 # ---- skill where it is planted, none where it is not -------------------------------------------------
 
 
@@ -375,7 +455,7 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
     config = {
         "ops": {
             name: {"config": {"ppo_total_steps": 100_000, "min_train_dates": 150}}
-            for name in ("baseline_model", "ppo_agent")
+            for name in MODEL_NAMES
         }
     }
     instance = dg.DagsterInstance.ephemeral()
@@ -383,10 +463,14 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
     assert result.success
     last_label_end = max(pd.to_datetime(null_market["dataset"]["label_end_date"]).dt.date)
     last_snapshot = max(null_market["dataset"]["snapshot_date"])
-    for name in ("baseline_model", "ppo_agent"):
+    first_snapshot = min(null_market["dataset"]["snapshot_date"])
+    for name in MODEL_NAMES:
         (event,) = result.asset_materializations_for_node(name)
         metadata = {k: v.value for k, v in event.metadata.items()}
         assert metadata["version"] == 1
+        # The train window's ends have keys of their own (ISO dates); train_window is for people.
+        assert (metadata["train_start"], metadata["train_end"]) == (str(first_snapshot), str(last_snapshot))
+        assert metadata["train_window"] == f"{first_snapshot} .. {last_snapshot}"
         assert metadata["usable_from"] == str(calendar.shift_trading_days(last_label_end, 1))
         # The retraining sensor reads the current version from this materialisation.
         assert sensors.model_state(
@@ -397,6 +481,13 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
         assert "data:image/png;base64," in metadata["out_of_sample"]
         assert metadata["artifact_uri"].startswith(str(tmp_path / "models" / name / "v1-"))
         assert Path(metadata["artifact_uri"]).exists()
+    # PPO's per-update diagnostics of the final training, and their curves.
+    (event,) = result.asset_materializations_for_node(PPO_AGENT.name)
+    updates = event.metadata["training_updates"].value
+    steps = event.metadata["metrics"].value["training"]["env_steps"]
+    assert len(updates) == steps // (PPOConfig().n_envs * PPOConfig().n_steps) and updates[-1]["env_steps"] == steps
+    assert all(0 <= u["clip_fraction"] <= 1 and u["entropy"] >= 0 and u["explained_variance"] <= 1 for u in updates)
+    assert "data:image/png;base64," in event.metadata["training_curve"].value
     with open_duckdb(path, "rl_test") as wh:
         assert [v.version for v in versions(wh, "ppo_agent")] == [1]
         artifact = load_artifact(versions(wh, "ppo_agent")[0].artifact_uri)

@@ -19,8 +19,8 @@ from rl_assets.defs import sensors
 from rl_assets_tests.code_location import paper_trades, paper_trading_performance, recommendations
 from rl_assets.baseline import BaselineConfig, train_classifier
 from rl_assets.features import Scaler
-from rl_assets.model_store import register, usable_from
-from rl_assets.paper_trading import ScreenerRules, build_recommendations, performance, record_paper_trades
+from rl_assets.model_store import BASELINE_MODEL, PPO_AGENT, register, usable_from
+from rl_assets.paper_trading import MODELS, ScreenerRules, build_recommendations, performance, record_paper_trades
 from rl_assets.defs.partitions import range_run_tags
 from rl_assets.ppo import PPOConfig, train_ppo
 from rl_assets.defs.resources import Warehouse
@@ -45,14 +45,14 @@ def _train_and_register(wh, labelled: pd.DataFrame, cutoff, location: str) -> di
         "usable_from": usable_from(rows["label_end_date"]), "metrics": {"cutoff": str(cutoff)},
     }  # fmt: skip
     return {
-        "baseline_model": register(
-            wh, location=location, model_name="baseline_model", **common,
-            payload={"kind": "hit_classifier", "state_dict": classifier.state_dict(),
+        BASELINE_MODEL.name: register(
+            wh, location=location, model_name=BASELINE_MODEL.name, **common,
+            payload={"kind": BASELINE_MODEL.kind, "state_dict": classifier.state_dict(),
                      "n_features": classifier.n_features, "hidden": classifier.hidden, "scaler": scaler.to_dict()},
         ),
-        "ppo_agent": register(
-            wh, location=location, model_name="ppo_agent", **common,
-            payload={"kind": "ppo_actor_critic", "state_dict": agent.state_dict(),
+        PPO_AGENT.name: register(
+            wh, location=location, model_name=PPO_AGENT.name, **common,
+            payload={"kind": PPO_AGENT.kind, "state_dict": agent.state_dict(),
                      "n_observations": agent.n_observations, "hidden": agent.hidden, "scaler": scaler.to_dict()},
         ),
     }  # fmt: skip
@@ -117,9 +117,9 @@ def test_a_backfill_picks_each_day_with_the_version_usable_then(market):
             for row in wh.connection.execute("SELECT * FROM rl_test.model_registry").df().itertuples()
         }
     trades["trade_date"] = pd.to_datetime(trades["trade_date"]).dt.date
-    first_usable = {m: registry[(m, 1)].usable_from.date() for m in ("ppo_agent", "baseline_model")}
+    first_usable = {m: registry[(m, 1)].usable_from.date() for m in MODELS}
     for day in run:
-        for model in ("ppo_agent", "baseline_model"):
+        for model in MODELS:
             mine = trades[(trades["trade_date"] == day) & (trades["model_name"] == model)]
             if day < first_usable[model]:
                 assert report[str(day)][model] == "no usable model version" and mine.empty

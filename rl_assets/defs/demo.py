@@ -20,6 +20,7 @@ from rl_assets import calendar  # noqa: E402
 from rl_assets.defs.code_location import build_definitions  # noqa: E402
 from rl_assets.defs.assets.models import TrainingConfig  # noqa: E402
 from rl_assets.defs.partitions import range_run_tags  # noqa: E402
+from rl_assets.model_store import MODEL_NAMES, MODELS  # noqa: E402
 from rl_assets.reward import HORIZON_DAYS  # noqa: E402
 from rl_assets.settings import Settings  # noqa: E402
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     baseline_model, ppo_agent, recommendations, paper_trades, paper_trading_performance = (
         defs.get_assets_def(name)
-        for name in ("baseline_model", "ppo_agent", "recommendations", "paper_trades", "paper_trading_performance")
+        for name in (*MODEL_NAMES, "recommendations", "paper_trades", "paper_trading_performance")
     )
     end = calendar.latest_closed_session(pd.Timestamp.now(tz="UTC"))
     start = calendar.shift_trading_days(end, -(args.days - 1))
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
             models_run = dg.materialize(
                 [rl_dataset, baseline_model, ppo_agent], instance=instance, resources=resources,
                 run_config={**quiet, "ops": {name: {"config": {**training.model_dump(), "as_of": as_of}}
-                                            for name in ("baseline_model", "ppo_agent")}},
+                                            for name in MODEL_NAMES}},
                 selection=dg.AssetSelection.assets(baseline_model, ppo_agent),
             )  # fmt: skip
         training_seconds = time.perf_counter() - training_started
@@ -165,9 +166,9 @@ def main(argv: list[str] | None = None) -> None:
             f"window, the run has {labelled_before}"
         )
     else:
-        for name, model in (("baseline_model", "baseline"), ("ppo_agent", "ppo")):
-            meta = _metadata(models_run, name)
-            top = meta["metrics"][model]["top_5"]
+        for model in MODELS:
+            name, meta = model.name, _metadata(models_run, model.name)
+            top = meta["metrics"][model.short]["top_5"]
             hit, reward = top["hit_rate"], top["mean_reward"]
             print(
                 f"{name:<14} v{meta['version']} usable from {meta['usable_from']}: out of sample over "

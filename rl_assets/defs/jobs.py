@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from rl_assets.model_store import MODEL_NAMES
 from rl_assets.reward import HORIZON_DAYS
 
 if TYPE_CHECKING:  # what define_asset_job returns; dagster does not export the type
@@ -63,7 +64,7 @@ def build_jobs(freshness_checks: dg.AssetChecksDefinition) -> Jobs:
         ),
         training=dg.define_asset_job(
             "training_job",
-            selection=selection("baseline_model", "ppo_agent"),
+            selection=selection(*MODEL_NAMES),
             description="Train, evaluate walk-forward and register new versions of both models.",
         ),
         paper_trading=dg.define_asset_job(

@@ -19,15 +19,17 @@ import dagster as dg
 
 from rl_assets import calendar
 from rl_assets.archive import observe_live_chain
+from rl_assets.defs.assets.models import version_state
 from rl_assets.defs.jobs import Jobs
 from rl_assets.defs.partitions import range_run_tags, run_days
 from rl_assets.defs.resources import Warehouse
+from rl_assets.model_store import MODEL_NAMES
 from rl_assets.retraining import ModelVersionState, RetrainPolicy, retraining_due
 from rl_assets.reward import HORIZON_DAYS
 
 OPTIONS_CHAIN, RL_DATASET = dg.AssetKey("options_chain"), dg.AssetKey("rl_dataset")
 PAPER_TRADING_PERFORMANCE = dg.AssetKey("paper_trading_performance")
-MODEL_KEYS = {name: dg.AssetKey(name) for name in ("baseline_model", "ppo_agent")}
+MODEL_KEYS = {name: dg.AssetKey(name) for name in MODEL_NAMES}
 RETRAIN_POLICY = RetrainPolicy()
 
 
@@ -123,16 +125,18 @@ def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg
 
 
 def model_state(record: dg.EventLogRecord | None) -> ModelVersionState | None:
-    """The current version, from a model asset's latest materialisation."""
+    """The current version, from a model asset's latest materialisation; None if there is none, or
+    if it was written before its train_end had a key of its own (see legacy_models)."""
     if record is None:
         return None
-    metadata = record.asset_materialization.metadata
-    train_end = metadata["train_window"].value.split(" .. ")[1]
-    return ModelVersionState(
-        version=int(metadata["version"].value),
-        train_end=dt.date.fromisoformat(train_end),
-        usable_from=dt.date.fromisoformat(metadata["usable_from"].value),
-    )
+    return version_state({key: value.value for key, value in record.asset_materialization.metadata.items()})
+
+
+def legacy_models(latest: dict[dg.AssetKey, dg.EventLogRecord | None]) -> list[str]:
+    """The models whose latest materialisation predates the train_end key. Their train window is
+    not read from the display string: the rule counts them as having no known version, so they are
+    retrained once (reason first_version) and the new materialisation carries train_end."""
+    return [name for name, key in MODEL_KEYS.items() if latest[key] is not None and model_state(latest[key]) is None]
 
 
 def rolling_hit_rates(record: dg.EventLogRecord | None) -> dict | None:
@@ -160,6 +164,11 @@ def build_retraining_sensor(jobs: Jobs) -> dg.SensorDefinition:
             return dg.SkipReason("no new rl_dataset, model or paper-trading materialisation since the last evaluation")
         label_days = [dt.date.fromisoformat(key) for key in context.instance.get_materialized_partitions(RL_DATASET)]
         models = {name: model_state(latest[key]) for name, key in MODEL_KEYS.items()}
+        for name in legacy_models(latest):
+            context.log.warning(
+                f"{name}'s latest materialisation has no train_end (written by an older version): "
+                "counted as no known version, so a retrain writes one"
+            )
         rolling = rolling_hit_rates(latest[PAPER_TRADING_PERFORMANCE])
         decision = retraining_due(RETRAIN_POLICY, label_days, models, rolling)
         if decision is None:

@@ -1,7 +1,10 @@
 """baseline_model and ppo_agent: trained on rl_dataset, evaluated walk-forward on the same folds,
-registered as versions in model_registry."""
+registered as versions in model_registry (rl_assets.training.train_and_register does the work)."""
 
+import dataclasses
+import datetime as dt
 import json
+import math
 import time
 
 import dagster as dg
@@ -9,27 +12,21 @@ import pandas as pd
 import torch
 from pydantic import Field
 
-from rl_assets import calendar
+from rl_assets import calendar, reporting
 from rl_assets.baseline import BaselineConfig
 from rl_assets.evaluation import Fold
-from rl_assets.features import STATE_FEATURES
-from rl_assets.model_store import register, usable_from
+from rl_assets.model_store import BASELINE_MODEL, PPO_AGENT, ModelVersion, register
 from rl_assets.ppo import PPOConfig
 from rl_assets.defs.resources import WAREHOUSE_POOL, ModelStore, Warehouse
-from rl_assets.schema import CONTRACT_FEATURES
+from rl_assets.retraining import ModelVersionState
 from rl_assets.training import (
-    PICKS,
+    BASELINE_RECIPE,
+    PPO_RECIPE,
     EvaluationConfig,
-    fit_baseline,
-    fit_ppo,
+    ModelRecipe,
+    TrainingResult,
     folds_for,
-    markdown_image,
-    out_of_sample,
-    pick_difference,
-    pick_metrics,
-    plot_png,
-    score_baseline,
-    score_ppo,
+    train_and_register,
 )
 
 
@@ -77,46 +74,77 @@ def _folds(frame: pd.DataFrame, config: EvaluationConfig) -> list[Fold]:
         raise dg.Failure(description=f"rl_dataset is too short to evaluate walk-forward: {error}") from error
 
 
-def _register(warehouse: Warehouse, store: ModelStore, name: str, payload: dict, frame: pd.DataFrame, metrics: dict):
-    with warehouse.session() as wh:
-        return register(
-            wh, location=store.location, model_name=name, payload=payload,
-            train_start=min(frame["snapshot_date"]), train_end=max(frame["snapshot_date"]),
-            usable_from=usable_from(frame["label_end_date"]), metrics=metrics,
-        )  # fmt: skip
+def _train(recipe: ModelRecipe, config: TrainingConfig, warehouse: Warehouse, store: ModelStore, device: str):
+    evaluation = config.evaluation()
+    frame = _training_rows(warehouse, config.as_of)
+
+    def register_version(**version) -> ModelVersion:
+        with warehouse.session() as wh:  # opened for the registration only, not for the training
+            return register(wh, location=store.location, **version)
+
+    return train_and_register(frame, _folds(frame, evaluation), recipe, evaluation, register_version, device)
 
 
-def _pick_table(metrics: dict, models: list[str]) -> str:
-    lines = ["| k | " + " | ".join(models) + " | base rate |", "|---|" + "---|" * (len(models) + 1)]
-    base = metrics["base_rate"]
-    for k in PICKS:
-        cells = []
-        for model in models:
-            hit, reward = metrics[model][f"top_{k}"]["hit_rate"], metrics[model][f"top_{k}"]["mean_reward"]
-            cells.append(f"{hit['value']:.1%} [{hit['low']:.1%}, {hit['high']:.1%}], reward {reward['value']:+.1%}")
-        lines.append(f"| {k} | " + " | ".join(cells) + f" | {base['value']:.1%} |")
-    return "\n".join(lines)
-
-
-def _metadata(version, frame, folds, metrics, models, plot, started) -> dict:
+# The version as the retraining sensor reads it back (version_state): train_start and train_end as
+# ISO dates of their own; train_window is for people.
+def version_metadata(version: ModelVersion) -> dict:
     return {
         "version": version.version,
         "usable_from": str(version.usable_from),
+        "train_start": str(version.train_start),
+        "train_end": str(version.train_end),
         "train_window": f"{version.train_start} .. {version.train_end}",
-        "training_rows": len(frame),
-        "artifact_uri": version.artifact_uri,
-        "folds": len(folds),
+    }
+
+
+def version_state(metadata: dict) -> ModelVersionState | None:
+    """The version a model asset's materialisation metadata (values unwrapped) reports; None for one
+    written before train_end had a key of its own (the sensor then treats the model as having no
+    known version: its retrain writes the key)."""
+    if "train_end" not in metadata:
+        return None
+    return ModelVersionState(
+        version=int(metadata["version"]),
+        train_end=dt.date.fromisoformat(metadata["train_end"]),
+        usable_from=dt.date.fromisoformat(metadata["usable_from"]),
+    )
+
+
+def _metadata(result: TrainingResult, started: float) -> dict:
+    metrics, own = result.metrics, result.compared[0]
+    plot = reporting.out_of_sample_plot(result.scored, metrics, result.compared)
+    out_of_sample = reporting.pick_table(metrics, result.compared) + "\n\n" + reporting.markdown_image(
+        plot, f"{own} out of sample"
+    )
+    return {
+        **version_metadata(result.version),
+        "training_rows": result.training_rows,
+        "artifact_uri": result.version.artifact_uri,
+        "folds": result.folds,
         "test_days": metrics["test_days"],
         "base_rate": metrics["base_rate"]["value"],
-        "top_5_hit_rate": metrics[models[0]]["top_5"]["hit_rate"]["value"],
-        "top_5_mean_reward": metrics[models[0]]["top_5"]["mean_reward"]["value"],
-        "out_of_sample": dg.MetadataValue.md(_pick_table(metrics, models) + "\n\n" + plot),
+        "top_5_hit_rate": metrics[own]["top_5"]["hit_rate"]["value"],
+        "top_5_mean_reward": metrics[own]["top_5"]["mean_reward"]["value"],
+        "out_of_sample": dg.MetadataValue.md(out_of_sample),
         "metrics": dg.MetadataValue.json(metrics),
         "seconds": round(time.perf_counter() - started, 2),
     }
 
 
-@dg.asset(group_name="models", kinds={"torch"}, deps=["rl_dataset"], pool=WAREHOUSE_POOL)
+def _training_diagnostics(result: TrainingResult) -> dict:
+    """PPO's per-update diagnostics: the series (JSON, NaN as null) and a table with the curves."""
+    updates = result.report.updates
+    series = [
+        {name: None if isinstance(value, float) and math.isnan(value) else value for name, value in row.items()}
+        for row in map(dataclasses.asdict, updates)
+    ]
+    curve = reporting.training_table(updates) + "\n\n" + reporting.markdown_image(
+        reporting.training_curve_plot(updates), "ppo training curves"
+    )
+    return {"training_updates": dg.MetadataValue.json(series), "training_curve": dg.MetadataValue.md(curve)}
+
+
+@dg.asset(name=BASELINE_MODEL.name, group_name="models", kinds={"torch"}, deps=["rl_dataset"], pool=WAREHOUSE_POOL)
 def baseline_model(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, model_store: ModelStore
 ) -> dg.MaterializeResult:
@@ -124,73 +152,35 @@ def baseline_model(
     walk-forward (purge 3 + embargo) against the base rate and a contract-only classifier, then fit
     on every labelled row and registered as a new version in model_registry."""
     started = time.perf_counter()
-    evaluation = config.evaluation()
-    frame = _training_rows(warehouse, config.as_of)
-    folds = _folds(frame, evaluation)
-    scorers = {
-        "baseline": score_baseline(evaluation.baseline),
-        "contract_only": score_baseline(evaluation.baseline, CONTRACT_FEATURES),
-    }
-    scored = out_of_sample(frame, folds, scorers)
-    metrics = pick_metrics(scored, list(scorers))
-    metrics["baseline_minus_contract_only_top_5_hit_rate"] = pick_difference(scored, "baseline", "contract_only", 5)
-    scaler, model = fit_baseline(frame, evaluation.baseline)
-    payload = {
-        "kind": "hit_classifier", "state_dict": model.state_dict(), "n_features": model.n_features,
-        "hidden": model.hidden, "config": evaluation.baseline.to_dict(), "scaler": scaler.to_dict(),
-    }  # fmt: skip
-    version = _register(warehouse, model_store, "baseline_model", payload, frame, metrics)
-    context.log.info(f"registered baseline_model v{version.version}, usable from {version.usable_from}")
-    plot = markdown_image(plot_png(scored, metrics, list(scorers)), "baseline out of sample")
-    return dg.MaterializeResult(
-        metadata={
-            **_metadata(version, frame, folds, metrics, list(scorers), plot, started),
-            "auc_hit_50": metrics["baseline"]["auc_hit_50"]["value"],
-        }
-    )
+    result = _train(BASELINE_RECIPE, config, warehouse, model_store, device="cpu")
+    version = result.version
+    context.log.info(f"registered {version.model_name} v{version.version}, usable from {version.usable_from}")
+    auc = result.metrics[BASELINE_MODEL.short]["auc_hit_50"]["value"]
+    return dg.MaterializeResult(metadata={**_metadata(result, started), "auc_hit_50": auc})
 
 
-@dg.asset(group_name="models", kinds={"torch"}, deps=["rl_dataset"], pool=WAREHOUSE_POOL)
+@dg.asset(name=PPO_AGENT.name, group_name="models", kinds={"torch"}, deps=["rl_dataset"], pool=WAREHOUSE_POOL)
 def ppo_agent(
     context: dg.AssetExecutionContext, config: TrainingConfig, warehouse: Warehouse, model_store: ModelStore
 ) -> dg.MaterializeResult:
     """PPO agent (torch) on the OptionsFilterEnv: skip or take each candidate within a daily budget
     of picks, rewarded with the shared 3-day reward. Evaluated on the same walk-forward folds as the
     supervised baseline (both in this asset's metadata), then trained on every labelled row and
-    registered as a new version in model_registry. Uses CUDA when present."""
+    registered as a new version in model_registry. Uses CUDA when present. The final training's
+    per-update diagnostics (policy and value loss, entropy, approx_kl, clip fraction, explained
+    variance, as CleanRL records them) are in training_updates and training_curve."""
     started = time.perf_counter()
-    evaluation = config.evaluation()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    frame = _training_rows(warehouse, config.as_of)
-    folds = _folds(frame, evaluation)
-    scorers = {
-        "ppo": score_ppo(evaluation.ppo, evaluation.max_candidates_per_day),
-        "baseline": score_baseline(evaluation.baseline),
-    }
-    scored = out_of_sample(frame, folds, scorers)
-    metrics = pick_metrics(scored, list(scorers))
-    metrics["ppo_minus_baseline_top_5_hit_rate"] = pick_difference(scored, "ppo", "baseline", 5)
-    metrics["ppo_minus_baseline_top_5_mean_reward"] = pick_difference(scored, "ppo", "baseline", 5, "reward")
-    scaler, model, report = fit_ppo(frame, evaluation.ppo, evaluation.max_candidates_per_day, device=device)
-    payload = {
-        "kind": "ppo_actor_critic", "state_dict": model.state_dict(), "n_observations": model.n_observations,
-        "hidden": model.hidden, "config": evaluation.ppo.to_dict(), "scaler": scaler.to_dict(),
-        "features": list(STATE_FEATURES),
-    }  # fmt: skip
-    metrics["training"] = {
-        "env_steps": report.env_steps,
-        "steps_per_second": round(report.steps_per_second),
-        "device": device,
-    }
-    version = _register(warehouse, model_store, "ppo_agent", payload, frame, metrics)
+    result = _train(PPO_RECIPE, config, warehouse, model_store, device)
+    version, training = result.version, result.metrics["training"]
     context.log.info(
-        f"registered ppo_agent v{version.version}, usable from {version.usable_from}: {json.dumps(metrics['training'])}"
+        f"registered {version.model_name} v{version.version}, usable from {version.usable_from}: {json.dumps(training)}"
     )
-    plot = markdown_image(plot_png(scored, metrics, list(scorers)), "ppo out of sample")
     return dg.MaterializeResult(
         metadata={
-            **_metadata(version, frame, folds, metrics, list(scorers), plot, started),
-            "env_steps_per_second": round(report.steps_per_second),
+            **_metadata(result, started),
+            "env_steps_per_second": training["steps_per_second"],
             "device": device,
+            **_training_diagnostics(result),
         }
     )

@@ -10,18 +10,18 @@ from pydantic import Field
 from rl_assets import quality
 from rl_assets.defs.checks import check_result, check_spec
 from rl_assets.paper_trading import (
+    MODELS,
     PERFORMANCE_TABLE,
     Scorers,
     ScreenerRules,
     build_recommendations,
     performance,
-    plot_png,
     record_paper_trades,
     resolve_paper_trades,
 )
+from rl_assets import reporting
 from rl_assets.defs.partitions import partition_days, run_window_metadata
 from rl_assets.defs.resources import WAREHOUSE_POOL, Warehouse
-from rl_assets.training import markdown_image
 
 
 class ScreenerConfig(dg.Config):
@@ -87,7 +87,7 @@ def build_paper_trading_assets(
         pool=WAREHOUSE_POOL,
         kinds={warehouse_kind, "torch"},
         partitions_def=daily,
-        deps=[recommendations, "ppo_agent", "baseline_model", "rl_dataset"],
+        deps=[recommendations, *MODELS, "rl_dataset"],
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=[EVERY_MODEL_LOADED],
     )
@@ -151,21 +151,19 @@ def build_paper_trading_assets(
             daily, summary = performance(trades, everything)
             wh.load_frame(PERFORMANCE_TABLE, daily, replace_table=True)
         open_trades = int(trades["resolved_at"].isna().sum())
-        lines = ["| | resolved picks | hit rate (>50% in 3 days) | mean reward |", "|---|---|---|---|"]
-        for model, stats in summary.items():
-            hit, reward = stats["hit_rate"], stats["mean_reward"]
-            lines.append(
-                f"| {model} | {stats['resolved_picks']} over {stats['days']} days | {hit['value']:.1%} "
-                f"[{hit['low']:.1%}, {hit['high']:.1%}] | {reward['value']:+.1%} [{reward['low']:+.1%}, {reward['high']:+.1%}] |"
-            )
-        plot = markdown_image(plot_png(daily), "paper trading") if len(daily) else "(no resolved trades yet)"
+        table = reporting.performance_table(summary)
+        plot = (
+            reporting.markdown_image(reporting.performance_plot(daily), "paper trading")
+            if len(daily)
+            else "(no resolved trades yet)"
+        )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(daily),
                 "first_trade_date": str(pd.Timestamp(window["start_date"]).date()),
                 "last_trade_date": str(pd.Timestamp(window["end_date"]).date()),
                 "open_trades": open_trades,
-                "summary": dg.MetadataValue.md("\n".join(lines) + "\n\n" + plot),
+                "summary": dg.MetadataValue.md(table + "\n\n" + plot),
                 "metrics": dg.MetadataValue.json(summary),
                 "table": PERFORMANCE_TABLE,
             }
