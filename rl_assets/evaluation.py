@@ -1,6 +1,6 @@
 """Honest evaluation: walk-forward splits by trading date, AUC, and confidence intervals.
 
-Rules (DESIGN.md): splits are by date and walk forward; between a training slice and its test
+Rules (docs/design.md): splits are by date and walk forward; between a training slice and its test
 slice lie `purge` trading days (>= the 3-day label horizon, so no training label reaches into the
 test slice) plus an `embargo` (features such as 20-day returns overlap across neighbouring days).
 Scalers and models are fit on the training slice only; that is the caller's side of the contract.

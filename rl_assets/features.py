@@ -1,5 +1,5 @@
 """Model inputs from rl_state / rl_dataset rows: a float32 matrix of the state features, scaled by
-statistics fit on the training slice only (DESIGN.md's evaluation rules)."""
+statistics fit on the training slice only (docs/design.md's evaluation rules)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 picks before any outcome is known, resolve them with the shared reward once T+3 has landed, and
 track how the picks do.
 
-Model selection follows DESIGN.md: day T's picks come from the newest version usable at T
+Model selection follows docs/design.md: day T's picks come from the newest version usable at T
 (model_registry.usable_from <= T: every training label was known before T), also in a historical
 backfill, where each day gets the version that was usable then; a day without one is recorded as
 such, never filled from a later model.

@@ -1,4 +1,4 @@
-"""The reward of DESIGN.md: buy a contract at T's ask, hold it at most three trading days.
+"""The reward of docs/design.md: buy a contract at T's ask, hold it at most three trading days.
 
 - Entry: the ask at T's snapshot. Contracts with bid <= 0 or ask <= 0, or expiring by T, are not
   candidates (rl_state leaves them out).

@@ -1,4 +1,4 @@
-"""The table contract of DESIGN.md: column names shared by both warehouses and every module."""
+"""The table contract of docs/design.md: column names shared by both warehouses and every module."""
 
 OPTIONS_CHAIN_COLUMNS = [
     "underlying", "contract_symbol", "option_type", "strike", "expiration", "dte",

@@ -79,7 +79,7 @@ def prepare_prices(prices: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
 
 def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
     """Indicators for every row of `prices` (ticker, date, open, high, low, close, volume),
-    one output row per input row, sorted by ticker and date; columns as in DESIGN.md.
+    one output row per input row, sorted by ticker and date; columns as in docs/design.md.
 
     The input must be clean (see prepare_prices): a duplicate (ticker, date) or a bad price is a
     ValueError naming it rather than a silently wrong number.

@@ -4,7 +4,7 @@ For each fold, fit on the training dates only (the scaler included), score the t
 compare: the daily top-k picks' hit rate of >50%-in-3-days against the base rate (every candidate
 of those days) and against each other, with intervals from a bootstrap over dates, the picks' mean
 reward beside it, and the AUC of hit_50. A contract-only classifier (the same network on the
-option's own features) is the reference for skill the market has not priced (DESIGN.md).
+option's own features) is the reference for skill the market has not priced (docs/design.md).
 
 Both model assets run one workflow, `train_and_register`: evaluate walk-forward with the model's
 scorers, compare, fit on every row, register a version. What differs per model is its
