@@ -57,9 +57,7 @@ _DUPLICATE_SOURCES = {
 }
 
 
-def _key_problems(
-    subject: str, by_day: pd.DataFrame, expected_rows: dict[dt.date, int] | None = None
-) -> list[str]:
+def _key_problems(subject: str, by_day: pd.DataFrame, expected_rows: dict[dt.date, int] | None = None) -> list[str]:
     """Days on which `by_day` (snapshot_date, row_count, contracts) holds a key twice or, given
     `expected_rows` (rl_state's per day), a row count other than those; `subject` starts each
     sentence ("rl_dataset would hold")."""

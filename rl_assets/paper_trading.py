@@ -24,12 +24,14 @@ from rl_assets.evaluation import interval_dict, mean_interval
 from rl_assets.features import Scaler
 from rl_assets.model_store import (
     BASELINE_MODEL,
-    MODELS as REGISTERED_MODELS,
     PPO_AGENT,
     ArtifactError,
     ModelVersion,
     load_version,
     usable_version,
+)
+from rl_assets.model_store import (
+    MODELS as REGISTERED_MODELS,
 )
 from rl_assets.ppo import ActorCritic, take_probability
 from rl_assets.warehouse.backend import PAPER_TRADES_STAGING

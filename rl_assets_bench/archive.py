@@ -239,9 +239,7 @@ def asset_materialize(db_path: str, tickers: int, day: str) -> dict:
 
     defs = code_location()
     options_chain_history = defs.get_assets_def("options_chain_history")
-    options_chain_history_checks = defs.get_asset_checks_def(
-        dg.AssetCheckKey(options_chain_history.key, "unique_key")
-    )
+    options_chain_history_checks = defs.get_asset_checks_def(dg.AssetCheckKey(options_chain_history.key, "unique_key"))
 
     resources = _resources(db_path, tickers)
     instance = dg.DagsterInstance.ephemeral()

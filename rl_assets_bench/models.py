@@ -141,7 +141,6 @@ def ppo_ours(data_path: str, steps: int) -> dict:
 
 
 def ppo_sb3(data_path: str, steps: int, n_envs: int) -> dict:
-    import numpy as np
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv

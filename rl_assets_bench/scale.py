@@ -26,7 +26,7 @@ then measured for BigQuery's costs (rl_assets_bench.bigquery_cost).
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 from pathlib import Path
 
 from rl_assets_bench import REPO_ROOT, child_steps, code_location, fmt_int, row, timed_call, warm_duckdb_python

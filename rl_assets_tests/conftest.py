@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from rl_assets import calendar
-from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.defs.resources import SyntheticMarketProvider, Warehouse
+from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST, BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_bench.history import ThinnedMarket, build_history, table
 from rl_assets_tests.bigquery_emulator import PROJECT, running_emulator
-from rl_assets_tests.history import ThinnedMarket, build_history, table
 
 DAY = dt.date(2026, 11, 20)  # a Friday session
 NEXT_DAY = dt.date(2026, 11, 23)

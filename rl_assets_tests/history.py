@@ -1,7 +1,6 @@
 """Test helpers on a warehouse: ad-hoc statements, and what the warehouse raises when it refuses one.
-Building a history from a synthetic market lives in rl_assets_bench.history (the models benchmark
-uses it too, and benchmarks import nothing from the tests); it is imported here for the tests that
-import it from this module."""
+Building a history from a synthetic market, and reading a table back, live in rl_assets_bench.history
+(the models benchmark uses them too, and benchmarks import nothing from the tests)."""
 
 from __future__ import annotations
 
@@ -9,9 +8,6 @@ import duckdb
 
 from rl_assets.warehouse import sql
 from rl_assets.warehouse.backend import WarehouseError
-from rl_assets_bench.history import ThinnedMarket, build_history, table
-
-__all__ = ["STATEMENT_ERRORS", "ThinnedMarket", "build_history", "run_statement", "table"]
 
 
 def run_statement(warehouse, text: str) -> None:

@@ -16,8 +16,9 @@ from rl_assets.archive import (
     write_prices,
 )
 from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS
+from rl_assets_bench.history import table
 from rl_assets_tests.conftest import DAY, NEXT_DAY
-from rl_assets_tests.history import STATEMENT_ERRORS, run_statement, table
+from rl_assets_tests.history import STATEMENT_ERRORS, run_statement
 
 
 def history(warehouse) -> pd.DataFrame:

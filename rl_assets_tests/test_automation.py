@@ -74,9 +74,7 @@ def daily_runs(tmp_path_factory):
         "market": SyntheticMarketProvider(seed=11, universe=SMALL_UNIVERSE),
         "model_store": ModelStore(location=str(folder / "models")),
     }
-    test_defs = dg.Definitions(
-        assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=resources
-    )
+    test_defs = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=resources)
     days = calendar.trading_days(calendar.shift_trading_days(DAY, -HORIZON_DAYS), DAY)
     with dg.instance_for_test(temp_dir=str(folder)) as instance:
         first = dt.date.fromisoformat(trading_days.get_first_partition_key())

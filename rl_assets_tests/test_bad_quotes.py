@@ -15,17 +15,25 @@ import pytest
 
 from rl_assets import calendar, quality
 from rl_assets.archive import archive_chain_frame, replace_live_chain, write_prices
-from rl_assets_tests.code_location import options_chain_history_checks, price_data_checks, price_data_matches_chain, rl_dataset_checks, rl_state_checks
-from rl_assets.defs.checks import BLOCKING_CHECKS
-from rl_assets_tests.code_location import rl_state
-from rl_assets_tests.code_location import options_chain_history, price_data
-from rl_assets_tests.code_location import technicals_history
 from rl_assets.dataset import build_rl_state
+from rl_assets.defs.checks import BLOCKING_CHECKS
 from rl_assets.defs.partitions import range_run_tags
 from rl_assets.defs.resources import Warehouse, WarehouseMarketProvider
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_bench.history import table
+from rl_assets_tests.code_location import (
+    options_chain_history,
+    options_chain_history_checks,
+    price_data,
+    price_data_checks,
+    price_data_matches_chain,
+    rl_dataset_checks,
+    rl_state,
+    rl_state_checks,
+    technicals_history,
+)
 from rl_assets_tests.conftest import DAY, NEXT_DAY
-from rl_assets_tests.history import run_statement, table
+from rl_assets_tests.history import run_statement
 
 WINDOW = {"start_date": DAY, "end_date": DAY}
 

@@ -34,8 +34,8 @@ from rl_assets.warehouse.backend import CREATE_STATEMENTS, WarehouseError, stage
 from rl_assets.warehouse.bigquery_backend import EMULATOR_HOST, BigQueryBackend, bigquery_client
 from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets.warehouse.sql import target_table
+from rl_assets_bench.history import table
 from rl_assets_tests.bigquery_emulator import PROJECT
-from rl_assets_tests.conftest import DAY, NEXT_DAY, SMALL_UNIVERSE
 from rl_assets_tests.code_location import (
     options_chain_history,
     options_chain_history_checks,
@@ -45,7 +45,7 @@ from rl_assets_tests.code_location import (
     rl_state,
     technicals_history,
 )
-from rl_assets_tests.history import table
+from rl_assets_tests.conftest import DAY, NEXT_DAY, SMALL_UNIVERSE
 
 # Sidecar mode's code location: the pipeline's options_chain and price_data are external assets.
 SIDECAR_DEFS = build_definitions(Settings(market="warehouse"))
@@ -212,9 +212,10 @@ def test_sidecar_cannot_backfill_past_chains(sidecar):
 
 def evaluate(sensor_resources: dict, cursor: str | None = None):
     # The Warehouse resource has a teardown (the DuckDB lock), so its context opens with `with`.
-    with dg.instance_for_test() as instance, dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources=sensor_resources
-    ) as context:
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources=sensor_resources) as context,
+    ):
         return live_chain_sensor(context)
 
 

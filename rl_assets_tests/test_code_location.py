@@ -91,7 +91,9 @@ def test_the_sidecar_mode_on_bigquery_opens_the_emulators_dataset(emulated_bigqu
 
 def _variables(settings: Settings) -> dict[str, str]:
     """The RL_ASSETS_* variables that give `settings` (the entry point's way in)."""
-    return {VARIABLES[field]: str(getattr(settings, field)) for field in VARIABLES if getattr(settings, field) is not None}
+    return {
+        VARIABLES[field]: str(getattr(settings, field)) for field in VARIABLES if getattr(settings, field) is not None
+    }
 
 
 def test_dagster_definitions_validate_passes_for_every_modes_variables(tmp_path):

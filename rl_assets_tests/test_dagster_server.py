@@ -12,11 +12,11 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from rl_assets import calendar
+from rl_assets.defs.partitions import range_run_tags
 from rl_assets.settings import REPO_ROOT
+from rl_assets.warehouse import lock
 from rl_assets_tests.code_location import DEFS as defs
 from rl_assets_tests.conftest import DAY
-from rl_assets.defs.partitions import range_run_tags
-from rl_assets.warehouse import lock
 from rl_assets_tests.dagster_server import kill_process_tree, running_dagster
 
 CHROMIUM = os.environ.get("RL_ASSETS_CHROMIUM", "/usr/bin/chromium")

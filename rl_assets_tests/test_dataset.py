@@ -12,19 +12,25 @@ import pandas as pd
 import pytest
 
 from rl_assets import calendar, quality
-from rl_assets_tests.code_location import rl_dataset_checks, rl_state_checks
-from rl_assets_tests.code_location import rl_dataset, rl_state
-from rl_assets_tests.code_location import options_chain_history, price_data
-from rl_assets_tests.code_location import technicals_history
 from rl_assets.dataset import DatasetRefused, build_rl_dataset, build_rl_state
-from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.defs.partitions import range_run_tags
+from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.reward import label_days, resolve
 from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS, RL_DATASET_COLUMNS, RL_STATE_COLUMNS
 from rl_assets.technicals import compute_technicals, prepare_prices, update_technicals
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_bench.history import ThinnedMarket, build_history, table
+from rl_assets_tests.code_location import (
+    options_chain_history,
+    price_data,
+    rl_dataset,
+    rl_dataset_checks,
+    rl_state,
+    rl_state_checks,
+    technicals_history,
+)
 from rl_assets_tests.conftest import DAY
-from rl_assets_tests.history import ThinnedMarket, build_history, run_statement, table
+from rl_assets_tests.history import run_statement
 
 DAYS = calendar.trading_days(calendar.shift_trading_days(DAY, -11), DAY)  # 12 sessions through DAY
 LABELLED = DAYS[:-3]

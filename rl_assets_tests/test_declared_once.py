@@ -84,12 +84,22 @@ def _outcomes_by_asset(bad: int) -> dict[str, list[quality.CheckOutcome]]:
     return {
         "options_chain_history": quality.options_chain_history_outcomes(
             _per_day(
-                "snapshot_date", duplicate_keys=bad, crossed_quotes=bad, negative_prices=bad, missing_quotes=bad,
-                expired_before_snapshot=bad, iv_out_of_range=bad, bad_delta=bad,
+                "snapshot_date",
+                duplicate_keys=bad,
+                crossed_quotes=bad,
+                negative_prices=bad,
+                missing_quotes=bad,
+                expired_before_snapshot=bad,
+                iv_out_of_range=bad,
+                bad_delta=bad,
             ),
             members.rename(columns={"day": "snapshot_date", "name": "underlying"}),
-            pd.DataFrame({"snapshot_date": pd.to_datetime([calendar.shift_trading_days(D1, -1), *DAYS]),
-                          "row_count": [100, 100, 100 // (1 + bad)]}),
+            pd.DataFrame(
+                {
+                    "snapshot_date": pd.to_datetime([calendar.shift_trading_days(D1, -1), *DAYS]),
+                    "row_count": [100, 100, 100 // (1 + bad)],
+                }
+            ),
             ["AAA", "BBB"] if bad else ["AAA"],
             DAYS,
         ),  # fmt: skip

@@ -21,11 +21,11 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from rl_assets import calendar
-from rl_assets.defs import sensors
-from rl_assets_tests.code_location import baseline_model, ppo_agent
-from rl_assets.defs.assets.models import TrainingConfig
+from rl_assets import calendar, ppo, reporting
 from rl_assets.baseline import BaselineConfig, HitClassifier, predict_proba, train_classifier
+from rl_assets.defs import sensors
+from rl_assets.defs.assets.models import TrainingConfig
+from rl_assets.defs.resources import ModelStore, Warehouse
 from rl_assets.features import STATE_FEATURES, Scaler
 from rl_assets.model_store import (
     MODEL_NAMES,
@@ -39,9 +39,7 @@ from rl_assets.model_store import (
     usable_version,
     versions,
 )
-from rl_assets import ppo, reporting
 from rl_assets.ppo import ActorCritic, PPOConfig, explained_variance, minibatch_step, take_probability, train_ppo
-from rl_assets.defs.resources import ModelStore, Warehouse
 from rl_assets.retraining import ModelVersionState
 from rl_assets.rl_env import ENV_ID, BatchedOptionsFilterEnv, OptionsFilterEnv, candidate_days
 from rl_assets.schema import CONTRACT_FEATURES
@@ -55,6 +53,7 @@ from rl_assets.training import (
     score_ppo,
 )
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend, open_duckdb
+from rl_assets_tests.code_location import baseline_model, ppo_agent
 
 SMALL_PPO = PPOConfig(n_envs=256, n_steps=32, total_steps=300_000, minibatch_size=4096)
 
@@ -380,7 +379,9 @@ def test_approx_kl_and_clip_fraction_match_an_independent_recomputation_on_one_m
         "return": torch.as_tensor(rng.normal(size=len(actions)), dtype=torch.float32),
     }  # fmt: skip
     optimiser = torch.optim.Adam(new.parameters(), lr=1e-3)
-    statistics = dict(zip(ppo._MINIBATCH_STATISTICS, minibatch_step(new, optimiser, batch, PPOConfig()).tolist()))
+    statistics = dict(
+        zip(ppo._MINIBATCH_STATISTICS, minibatch_step(new, optimiser, batch, PPOConfig()).tolist(), strict=True)
+    )
     log_ratio = new_log_p_all[np.arange(len(actions)), actions] - old_log_p_all[np.arange(len(actions)), actions]
     assert statistics["approx_kl"] == pytest.approx(np.mean(np.expm1(log_ratio) - log_ratio), rel=1e-4)
     assert statistics["clip_fraction"] == pytest.approx(np.mean(np.abs(np.expm1(log_ratio)) > 0.2), abs=1e-6)
@@ -452,12 +453,7 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
         "warehouse": Warehouse(duckdb_path=path, dataset="rl_test"),
         "model_store": ModelStore(location=str(tmp_path / "models")),
     }
-    config = {
-        "ops": {
-            name: {"config": {"ppo_total_steps": 100_000, "min_train_dates": 150}}
-            for name in MODEL_NAMES
-        }
-    }
+    config = {"ops": {name: {"config": {"ppo_total_steps": 100_000, "min_train_dates": 150}} for name in MODEL_NAMES}}
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([baseline_model, ppo_agent], resources=resources, run_config=config, instance=instance)
     assert result.success
@@ -473,9 +469,7 @@ def test_assets_train_evaluate_and_register_versions(null_market, tmp_path):
         assert metadata["train_window"] == f"{first_snapshot} .. {last_snapshot}"
         assert metadata["usable_from"] == str(calendar.shift_trading_days(last_label_end, 1))
         # The retraining sensor reads the current version from this materialisation.
-        assert sensors.model_state(
-            sensors.latest_materialization(instance, dg.AssetKey(name))
-        ) == ModelVersionState(
+        assert sensors.model_state(sensors.latest_materialization(instance, dg.AssetKey(name))) == ModelVersionState(
             version=1, train_end=last_snapshot, usable_from=calendar.shift_trading_days(last_label_end, 1)
         )
         assert "data:image/png;base64," in metadata["out_of_sample"]

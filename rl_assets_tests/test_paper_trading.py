@@ -15,18 +15,18 @@ import pandas as pd
 import pytest
 
 from rl_assets import calendar
-from rl_assets.defs import sensors
-from rl_assets_tests.code_location import paper_trades, paper_trading_performance, recommendations
 from rl_assets.baseline import BaselineConfig, train_classifier
+from rl_assets.defs import sensors
+from rl_assets.defs.partitions import range_run_tags
+from rl_assets.defs.resources import Warehouse
 from rl_assets.features import Scaler
 from rl_assets.model_store import BASELINE_MODEL, PPO_AGENT, register, usable_from
 from rl_assets.paper_trading import MODELS, ScreenerRules, build_recommendations, performance, record_paper_trades
-from rl_assets.defs.partitions import range_run_tags
 from rl_assets.ppo import PPOConfig, train_ppo
-from rl_assets.defs.resources import Warehouse
 from rl_assets.rl_env import candidate_days
 from rl_assets.warehouse.duckdb_backend import open_duckdb
-from rl_assets_tests.history import table
+from rl_assets_bench.history import table
+from rl_assets_tests.code_location import paper_trades, paper_trading_performance, recommendations
 
 RECORDED_AT = pd.Timestamp("2026-11-24 21:00", tz="UTC")
 

@@ -17,7 +17,7 @@ import pytest
 from rl_assets import calendar
 from rl_assets.dataset import DatasetRefused, build_rl_dataset
 from rl_assets.reward import TAKE_PROFIT, label_days, label_windows, resolve
-from rl_assets_tests.history import table
+from rl_assets_bench.history import table
 
 T = dt.date(2026, 11, 20)
 D1, D2, D3 = dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 25)

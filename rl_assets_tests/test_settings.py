@@ -11,9 +11,8 @@ import textwrap
 import duckdb
 import pytest
 
-from rl_assets.defs.resources import build_resources
+from rl_assets.defs.resources import Warehouse, build_resources
 from rl_assets.market.synthetic import EPOCH
-from rl_assets.defs.resources import Warehouse
 from rl_assets.settings import MIN_DUCKDB_MEMORY_LIMIT, Settings
 from rl_assets.warehouse.backend import WarehouseError
 

@@ -8,13 +8,12 @@ import pandas as pd
 import pytest
 
 from rl_assets import calendar
-from rl_assets_tests.code_location import price_data
-from rl_assets_tests.code_location import technicals_history
 from rl_assets.defs.partitions import range_run_tags
 from rl_assets.defs.resources import SyntheticMarketProvider
 from rl_assets.schema import TECHNICALS_COLUMNS
 from rl_assets.technicals import compute_technicals
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend, open_duckdb
+from rl_assets_tests.code_location import price_data, technicals_history
 from rl_assets_tests.conftest import DAY, SMALL_UNIVERSE
 
 HISTORY_START = dt.date(2025, 1, 2)  # the first partition

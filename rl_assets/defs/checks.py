@@ -192,4 +192,10 @@ def build_freshness_checks(assets: tuple[str, ...]) -> dg.AssetChecksDefinition:
     return history_freshness_checks
 
 
-DATA_CHECKS = [price_data_checks, price_data_matches_chain, options_chain_history_checks, rl_state_checks, rl_dataset_checks]
+DATA_CHECKS = [
+    price_data_checks,
+    price_data_matches_chain,
+    options_chain_history_checks,
+    rl_state_checks,
+    rl_dataset_checks,
+]

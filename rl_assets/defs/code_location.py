@@ -1,6 +1,5 @@
 """The code location of one mode: every definition, built from a Settings value."""
 
-
 import dagster as dg
 
 from rl_assets.defs.assets import build_assets

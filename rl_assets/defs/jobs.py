@@ -40,8 +40,13 @@ def build_jobs(freshness_checks: dg.AssetChecksDefinition) -> Jobs:
         daily=dg.define_asset_job(
             "daily_job",
             selection=selection(
-                "options_chain", "price_data", "options_chain_history", "technicals_history", "rl_state",
-                "recommendations", "paper_trades",
+                "options_chain",
+                "price_data",
+                "options_chain_history",
+                "technicals_history",
+                "rl_state",
+                "recommendations",
+                "paper_trades",
             ),  # fmt: skip
             description="A session end to end, after the close: load and archive the live chain, prices, "
             "technicals, rl_state, the screened recommendations and the models' paper picks.",

@@ -72,4 +72,3 @@ def run_days(tags: dict[str, str]) -> list[dt.date]:
         return [calendar.require_trading_day(tags[PARTITION_TAG])]
     start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     return calendar.trading_days(start, end) if start and end else []
-

@@ -91,9 +91,12 @@ class Warehouse(dg.ConfigurableResource):
         # dagster-duckdb's resource retries while another process holds the file's lock. It does
         # not close the connection when the body raises, so close it here (closing twice is fine).
         memory_limit = validate_memory_limit(self.duckdb_memory_limit)
-        with hold, DuckDBResource(
-            database=self.duckdb_path, connection_config={"memory_limit": memory_limit}
-        ).get_connection() as connection:
+        with (
+            hold,
+            DuckDBResource(
+                database=self.duckdb_path, connection_config={"memory_limit": memory_limit}
+            ).get_connection() as connection,
+        ):
             try:
                 backend = DuckDBBackend(connection, self.dataset)
                 backend.ensure_tables(self.external_tables)

@@ -33,9 +33,7 @@ MODEL_KEYS = {name: dg.AssetKey(name) for name in MODEL_NAMES}
 RETRAIN_POLICY = RetrainPolicy()
 
 
-def build_sensors(
-    jobs: Jobs, daily: dg.TimeWindowPartitionsDefinition, sidecar: bool
-) -> list[dg.SensorDefinition]:
+def build_sensors(jobs: Jobs, daily: dg.TimeWindowPartitionsDefinition, sidecar: bool) -> list[dg.SensorDefinition]:
     sensors = [build_labels_after_daily_run(jobs, daily), build_retraining_sensor(jobs)]
     return [*sensors, build_live_chain_sensor(jobs)] if sidecar else sensors
 
@@ -180,6 +178,5 @@ def build_retraining_sensor(jobs: Jobs) -> dg.SensorDefinition:
             run_requests=[dg.RunRequest(run_key=decision.run_key, tags={"rl_assets/retrain_reason": decision.reason})],
             cursor=str(newest),
         )
-
 
     return retraining_sensor

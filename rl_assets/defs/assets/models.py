@@ -14,10 +14,10 @@ from pydantic import Field
 
 from rl_assets import calendar, reporting
 from rl_assets.baseline import BaselineConfig
+from rl_assets.defs.resources import WAREHOUSE_POOL, ModelStore, Warehouse
 from rl_assets.evaluation import Fold
 from rl_assets.model_store import BASELINE_MODEL, PPO_AGENT, ModelVersion, register
 from rl_assets.ppo import PPOConfig
-from rl_assets.defs.resources import WAREHOUSE_POOL, ModelStore, Warehouse
 from rl_assets.retraining import ModelVersionState
 from rl_assets.training import (
     BASELINE_RECIPE,
@@ -113,8 +113,8 @@ def version_state(metadata: dict) -> ModelVersionState | None:
 def _metadata(result: TrainingResult, started: float) -> dict:
     metrics, own = result.metrics, result.compared[0]
     plot = reporting.out_of_sample_plot(result.scored, metrics, result.compared)
-    out_of_sample = reporting.pick_table(metrics, result.compared) + "\n\n" + reporting.markdown_image(
-        plot, f"{own} out of sample"
+    out_of_sample = (
+        reporting.pick_table(metrics, result.compared) + "\n\n" + reporting.markdown_image(plot, f"{own} out of sample")
     )
     return {
         **version_metadata(result.version),
@@ -138,8 +138,10 @@ def _training_diagnostics(result: TrainingResult) -> dict:
         {name: None if isinstance(value, float) and math.isnan(value) else value for name, value in row.items()}
         for row in map(dataclasses.asdict, updates)
     ]
-    curve = reporting.training_table(updates) + "\n\n" + reporting.markdown_image(
-        reporting.training_curve_plot(updates), "ppo training curves"
+    curve = (
+        reporting.training_table(updates)
+        + "\n\n"
+        + reporting.markdown_image(reporting.training_curve_plot(updates), "ppo training curves")
     )
     return {"training_updates": dg.MetadataValue.json(series), "training_curve": dg.MetadataValue.md(curve)}
 

@@ -7,8 +7,10 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from rl_assets import quality
+from rl_assets import quality, reporting
 from rl_assets.defs.checks import check_result, check_spec
+from rl_assets.defs.partitions import partition_days, run_window_metadata
+from rl_assets.defs.resources import WAREHOUSE_POOL, Warehouse
 from rl_assets.paper_trading import (
     MODELS,
     PERFORMANCE_TABLE,
@@ -19,9 +21,6 @@ from rl_assets.paper_trading import (
     record_paper_trades,
     resolve_paper_trades,
 )
-from rl_assets import reporting
-from rl_assets.defs.partitions import partition_days, run_window_metadata
-from rl_assets.defs.resources import WAREHOUSE_POOL, Warehouse
 
 
 class ScreenerConfig(dg.Config):
@@ -131,7 +130,9 @@ def build_paper_trading_assets(
             check_results=[check_result(quality.every_model_loaded_outcome(skipped))],
         )
 
-    @dg.asset(group_name="paper_trading", kinds={warehouse_kind}, deps=[paper_trades, "rl_dataset"], pool=WAREHOUSE_POOL)
+    @dg.asset(
+        group_name="paper_trading", kinds={warehouse_kind}, deps=[paper_trades, "rl_dataset"], pool=WAREHOUSE_POOL
+    )
     def paper_trading_performance(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         """Running hit rate of >50%-in-3-days and mean reward of the agent's picks, the baseline's and
         all recommendations, with 95% intervals and equity curves; also the table
@@ -142,7 +143,11 @@ def build_paper_trading_assets(
                 # Normal before the first model version is usable: the daily runs record no picks yet.
                 context.log.info("paper_trades has no picks yet (no usable model version on the days recorded)")
                 return dg.MaterializeResult(
-                    metadata={"dagster/row_count": 0, "open_trades": 0, "summary": dg.MetadataValue.md("(no picks yet)")}
+                    metadata={
+                        "dagster/row_count": 0,
+                        "open_trades": 0,
+                        "summary": dg.MetadataValue.md("(no picks yet)"),
+                    }
                 )
             window = {"start_date": span["first_date"], "end_date": span["last_date"]}
             resolve_paper_trades(wh, window["start_date"], window["end_date"], pd.Timestamp.now(tz="UTC"))
