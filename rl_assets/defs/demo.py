@@ -68,7 +68,7 @@ class _StepPrinter(logging.Handler):
             self.outcome.setdefault(step, []).append("check passed" if evaluation.passed else f"FAILED {evaluation.check_name}")
         elif event.is_step_success:
             _print(
-                f"      {step:<{STEP_COLUMN}} {_outcome(self.outcome.pop(step, [])):<28} "
+                f"      {step:<{STEP_COLUMN}} {_outcome(self.outcome.pop(step, [])):<30} "
                 f"{event.step_success_data.duration_ms / 1000:6.1f} s"
             )
         elif event.is_step_failure:
