@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,17 @@ import pandas as pd
 import pytest
 
 from rl_assets.archive import replace_live_chain
-from rl_assets_tests.code_location import options_chain_history_checks, price_data_checks
-from rl_assets_tests.code_location import options_chain, options_chain_history, price_data
 from rl_assets.defs.partitions import range_run_tags
 from rl_assets.defs.resources import SyntheticMarketProvider
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_tests.code_location import (
+    DEFS,
+    options_chain,
+    options_chain_history,
+    options_chain_history_checks,
+    price_data,
+    price_data_checks,
+)
 from rl_assets_tests.conftest import DAY, NEXT_DAY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -263,8 +270,10 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
     done = run_with_instance(tmp_path, [sys.executable, "-m", "rl_assets.defs.demo", "--days", "5"], **demo_env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "4 partitions" in done.stdout
-    # prices 5; backfill 9 history + 1 technicals + 4 rl_state; daily 5 + 9 + 1 + 4; dataset 5
-    assert "asset checks: 43/43 passed" in done.stdout, done.stdout
+    # The jobs' own checks on the selected assets: prices 5 + 1 close_matches_chain_underlying_price
+    # (no chain archived yet: passes); backfill 9 history + 1 technicals + 4 rl_state; daily 5 + 1 +
+    # 9 + 1 + 4; labels 5. (The hand-made asset lists of the former demo left the cross-check out: 43.)
+    assert "asset checks: 45/45 passed" in done.stdout, done.stdout
     assert "models    skipped: walk-forward evaluation needs" in done.stdout  # 2 labelled days are too few
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
         days = wh.connection.execute(
@@ -284,9 +293,48 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
             )
         ]
     assert counts == [5, 5, 2]  # labels only for the days whose next three sessions are archived
+    assert_the_demo_printed_each_stage_as_it_ran(done)
     # Dagster recorded the runs in the instance, where the UI reads them.
     runs = run_with_instance(tmp_path, [DAGSTER_CLI, "run", "list"], **demo_env)
     assert runs.stdout.count("Run: ") == 4, runs.stdout + runs.stderr  # prices, backfill, daily, dataset
+    # They are the code location's own jobs, not ad-hoc asset jobs.
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        recorded = instance.get_runs()
+    assert {run.job_name for run in recorded} <= {job.name for job in DEFS.jobs}
+    assert sorted(run.job_name for run in recorded) == ["archive_job", "daily_job", "daily_job", "labels_job"]
+    assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in recorded)
+
+
+def demo_step(step: str, outcome: str) -> str:
+    """A progress line of the demo: a step that ended, what it wrote or checked, its seconds."""
+    return rf"^\s+{step}\s+{outcome}\s+\d+\.\d s$"
+
+
+def assert_the_demo_printed_each_stage_as_it_ran(done: subprocess.CompletedProcess) -> None:
+    """Each job run prints a header, each step a line as it starts and as it ends (rows or checks,
+    seconds), and the run's time, before the next stage starts: not only a summary at the end."""
+    out = done.stdout
+    stages = [line for line in out.splitlines() if re.match(r"^\[\d/4\] ", line)]
+    assert [line.split()[1] for line in stages] == ["archive_job", "daily_job", "daily_job", "labels_job"], out
+    for step, outcome in (
+        ("price_data", r"[\d,]+ rows"),
+        ("price_data_checks", r"5/5 checks passed"),
+        ("options_chain_history", r"[\d,]+ rows"),
+        ("options_chain", r"[\d,]+ rows"),
+        ("technicals_history", r"[\d,]+ rows; 1/1 checks passed"),
+        ("rl_state_checks", r"4/4 checks passed"),
+        ("rl_dataset", r"[\d,]+ rows"),
+        ("rl_dataset_checks", r"5/5 checks passed"),
+    ):
+        assert re.search(demo_step(step, outcome), out, re.MULTILINE), (step, out)
+    assert re.search(r"^\s+rl_dataset\s+started$", out, re.MULTILINE), out
+    assert len(re.findall(r"^\s+(archive|daily|labels)_job done in \d+\.\d s \(run \w{8}\)$", out, re.MULTILINE)) == 4
+    # Printed stage by stage: the first run's steps come before the second run starts, every
+    # stage before the summary.
+    first_step = re.search(demo_step("price_data", r"[\d,]+ rows"), out, re.MULTILINE).start()
+    assert first_step < out.index(stages[1]) < out.index("asset checks:")
+    # Dagster's own console lines stay quiet, and so do the beta notices.
+    assert "DEBUG" not in out + done.stderr and "BetaWarning" not in out + done.stderr, out + done.stderr
 
 
 def test_checks_run_on_their_own_check_the_newest_archived_day(resources, duckdb_path, market):
