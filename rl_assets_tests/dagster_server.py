@@ -79,6 +79,12 @@ class DagsterServer:
         )["runOrError"]
         return {tag["key"]: tag["value"] for tag in run["tags"]}
 
+    def launched_by_hand(self, run_ids: set[str]) -> set[str]:
+        """Of these runs, the ones launched from the UI or the API: not a sensor's (the labels
+        sensor launches labels_job after each successful daily run) or a schedule's."""
+        automatic = {"dagster/sensor_name", "dagster/schedule_name"}
+        return {run_id for run_id in run_ids if not automatic & set(self.run_tags(run_id))}
+
     def run(self, run_id: str) -> dict:
         return self.graphql(
             """query Run($id: ID!) { runOrError(runId: $id) {

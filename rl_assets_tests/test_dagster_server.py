@@ -88,7 +88,7 @@ def test_the_ui_shows_every_asset_and_materialises_a_partition(server):
         partitions.press("Enter")
         before = set(server.run_ids())
         page.get_by_role("button", name="Launch 1 run").click()
-        (run_id,) = _wait(lambda: set(server.run_ids()) - before)
+        (run_id,) = _wait(lambda: server.launched_by_hand(set(server.run_ids()) - before))
         # The run's page, as the launch toast's "View" link opens it, until it reports success.
         page.goto(f"{server.url}/runs/{run_id}")
         expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=180_000)
@@ -103,7 +103,7 @@ def test_the_ui_shows_every_asset_and_materialises_a_partition(server):
         expect(page.get_by_text("Backfills all partitions in a single run.")).to_be_visible()
         before = set(server.run_ids())
         page.get_by_role("button", name="Launch backfill").click()
-        (backfill_run,) = _wait(lambda: set(server.run_ids()) - before)
+        (backfill_run,) = _wait(lambda: server.launched_by_hand(set(server.run_ids()) - before))
         page.goto(f"{server.url}/runs/{backfill_run}")
         expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=180_000)
         browser.close()
