@@ -51,7 +51,10 @@ from rl_assets_tests.conftest import DAY, NEXT_DAY, SMALL_UNIVERSE
 SIDECAR_DEFS = build_definitions(Settings(market="warehouse"))
 options_chain_source = SIDECAR_DEFS.get_assets_def("options_chain")
 price_data_source = SIDECAR_DEFS.get_assets_def("price_data")
-daily_job, live_archive_job = SIDECAR_DEFS.get_job_def("daily_job"), SIDECAR_DEFS.get_job_def("live_archive_job")
+daily_job, live_archive_job = (
+    SIDECAR_DEFS.resolve_job_def("daily_job"),
+    SIDECAR_DEFS.resolve_job_def("live_archive_job"),
+)
 live_chain_sensor = SIDECAR_DEFS.get_sensor_def("live_chain_sensor")
 
 SEED = 11
