@@ -14,7 +14,7 @@ import pandas as pd
 
 from rl_assets import calendar, quality, reward
 from rl_assets.defs.partitions import FRESHNESS_DEADLINE, run_days
-from rl_assets.defs.resources import WAREHOUSE_POOL, MarketDataProvider, Warehouse
+from rl_assets.defs.resources import SIDECAR_TABLES, WAREHOUSE_POOL, MarketDataProvider, Warehouse
 
 PRICE_DATA, OPTIONS_CHAIN_HISTORY = dg.AssetKey("price_data"), dg.AssetKey("options_chain_history")
 RL_STATE, RL_DATASET = dg.AssetKey("rl_state"), dg.AssetKey("rl_dataset")
@@ -162,7 +162,7 @@ LATEST_SESSION_LANDED = quality.CheckRule(
 )
 # The daily assets this code location materialises; in sidecar mode price_data is the pipeline's.
 HISTORY_ASSETS = ("price_data", "options_chain_history", "technicals_history")
-SIDECAR_HISTORY_ASSETS = ("options_chain_history", "technicals_history")
+SIDECAR_HISTORY_ASSETS = tuple(asset for asset in HISTORY_ASSETS if asset not in SIDECAR_TABLES)
 
 
 def build_freshness_checks(assets: tuple[str, ...]) -> dg.AssetChecksDefinition:
