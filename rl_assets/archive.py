@@ -8,15 +8,27 @@ duplicates rows and a failure never leaves half a day. Works on any backend with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from rl_assets import calendar
+from rl_assets.formats.model import (
+    CONTRACT,
+    ChainFormat,
+    FormatError,
+    PriceFormat,
+    load_chain_format,
+    load_price_format,
+)
+from rl_assets.formats.select import ChainSource, PriceSource, TableRef
+from rl_assets.market.implied import iv_and_greeks
 from rl_assets.schema import OPTIONS_CHAIN_COLUMNS, PRICE_DATA_COLUMNS
 from rl_assets.warehouse import sql
-from rl_assets.warehouse.backend import CHAIN_STAGING_TABLE, PRICE_STAGING_TABLE, staged
+from rl_assets.warehouse.backend import CHAIN_STAGING_TABLE, COMPUTED_GREEKS_TABLE, PRICE_STAGING_TABLE, staged
 
 LIVE_TABLE = "options_chain"
 
@@ -31,22 +43,44 @@ class ArchiveReport:
     rows: int
     source_table: str
     archived_at: pd.Timestamp
+    # Columns beyond the contract in a contract-layout source (kept in source_row).
     extra_columns: list[str] = field(default_factory=list)
     # NaN / +-inf values stored as NULL, per column (only columns that had any).
     non_finite_values_nulled: dict[str, int] = field(default_factory=dict)
+    chain_format: str = CONTRACT
+    computed: ComputedValues = field(default_factory=lambda: ComputedValues())
+    # Source columns whose type changed since the previous archived day: column -> "old -> new".
+    source_type_changes: dict[str, str] = field(default_factory=dict)
 
 
-def source_schema_drift(warehouse, table: str) -> list[str]:
-    """Columns `table` has beyond the contract (reported, not archived); missing ones refuse."""
-    columns = warehouse.columns(table)
+def live_chain_source(
+    warehouse, table: str | TableRef = LIVE_TABLE, chain_format: str | ChainFormat = CONTRACT
+) -> ChainSource:
+    """The live chain as `chain_format` reads it from `table` (RL_ASSETS_LIVE_TABLE, in rl-assets'
+    dataset unless it names another): ArchiveRefused names a missing table or a column the format
+    reads that the table lacks."""
+    ref = (TableRef.parse(table, "RL_ASSETS_LIVE_TABLE") if isinstance(table, str) else table).within(warehouse.dataset)
+    fmt = load_chain_format(chain_format) if isinstance(chain_format, str) else chain_format
+    columns = warehouse.columns(ref.table, ref.dataset, ref.project)
     if not columns:
-        raise ArchiveRefused(f"table {table!r} does not exist in dataset {warehouse.dataset!r}; nothing to archive")
-    missing = [c for c in OPTIONS_CHAIN_COLUMNS if c not in columns]
-    if missing:
-        raise ArchiveRefused(
-            f"table {table!r} lacks contract columns {missing}; refusing to archive, nothing was written"
-        )
-    return [c for c in columns if c not in OPTIONS_CHAIN_COLUMNS]
+        raise ArchiveRefused(f"table {ref} does not exist; nothing to archive")
+    try:
+        return ChainSource(fmt, ref, columns, warehouse.dialect)
+    except FormatError as error:
+        raise ArchiveRefused(f"{error}; refusing to archive, nothing was written") from None
+
+
+def price_source(warehouse, table: str | TableRef, price_format: str | PriceFormat) -> PriceSource:
+    """The user's daily bars as `price_format` reads them from `table` (RL_ASSETS_PRICE_TABLE); a
+    FormatError names a missing table or column."""
+    ref = (TableRef.parse(table, "RL_ASSETS_PRICE_TABLE") if isinstance(table, str) else table).within(
+        warehouse.dataset
+    )
+    fmt = load_price_format(price_format) if isinstance(price_format, str) else price_format
+    columns = warehouse.columns(ref.table, ref.dataset, ref.project)
+    if not columns:
+        raise FormatError(f"price table {ref} does not exist (RL_ASSETS_PRICE_TABLE)")
+    return PriceSource(fmt, ref, columns, warehouse.dialect)
 
 
 @dataclass(frozen=True)
@@ -89,9 +123,11 @@ class LiveChainState:
         return None
 
 
-def observe_live_chain(warehouse, table: str = LIVE_TABLE) -> LiveChainState:
-    """Size and quote dates of a live chain table, from one cheap aggregate query."""
-    row = warehouse.query("live_chain_trading_dates", tables={LIVE_TABLE: table}).iloc[0]
+def observe_live_chain(warehouse, source: ChainSource | None = None) -> LiveChainState:
+    """Size and quote dates of the live chain (as its format reads it), from one cheap aggregate query."""
+    source = source or live_chain_source(warehouse)
+    row = warehouse.query("live_chain_trading_dates", sources={LIVE_TABLE: source.select()}).iloc[0]
+    table = str(source.table)
 
     def value(column, convert):
         return None if pd.isna(row[column]) else convert(row[column])
@@ -107,6 +143,8 @@ def observe_live_chain(warehouse, table: str = LIVE_TABLE) -> LiveChainState:
     )
 
 
+# The contract columns the history cannot hold NULL in (besides quote_time, guarded by LiveChainState).
+KEY_COLUMNS = ["underlying", "contract_symbol", "strike", "expiration"]
 # The contract's FLOAT64 columns, counted for non-finite values by sql/options_chain_problem_details.sql
 # (strike refused, the others stored as NULL by sql/archive_options_chain.sql).
 FLOAT_COLUMNS = [
@@ -121,6 +159,7 @@ class ChainProblems:
     about to be archived."""
 
     table: str
+    missing_keys: dict[str, int]  # key column -> rows where the format read NULL (e.g. a symbol not OCC)
     duplicate_rows: int
     duplicated_symbols: int
     example_duplicated_symbol: str | None
@@ -133,6 +172,11 @@ class ChainProblems:
     def refusal(self) -> str | None:
         """Why the chain cannot be archived; None when it can (non-finite values are NULLed, not refused)."""
         reasons = []
+        if self.missing_keys:
+            reasons.append(
+                f"rows without {', '.join(f'{c} ({n})' for c, n in self.missing_keys.items())}: "
+                "the history needs them in every row (does the format read them from the right columns?)"
+            )
         if self.duplicate_rows:
             reasons.append(
                 f"{self.duplicate_rows} duplicate rows of {self.duplicated_symbols} contract_symbol(s) "
@@ -153,14 +197,20 @@ class ChainProblems:
         return f"{self.table} has " + "; ".join(reasons)
 
 
-def chain_problems(warehouse, table: str = LIVE_TABLE) -> ChainProblems:
-    """Duplicate contracts, option types and non-finite values of a chain table: a cheap screen
+def chain_problems(warehouse, source: ChainSource, select: str | None = None) -> ChainProblems:
+    """Duplicate contracts, option types and non-finite values of the chain as `source`'s format
+    reads it (`select`: that SELECT with computed values joined): a cheap screen
     (sql/options_chain_problems.sql), and the counts per column with examples
     (options_chain_problem_details.sql) only when the screen found something."""
-    screen = warehouse.query("options_chain_problems", tables={LIVE_TABLE: table}).iloc[0]
-    if not any(_count(screen, c) for c in ("duplicate_rows", "unknown_option_types", "rows_with_non_finite")):
-        return ChainProblems(table, 0, 0, None, 0, 0, [], None, {})
-    row = warehouse.query("options_chain_problem_details", tables={LIVE_TABLE: table}).iloc[0]
+    sources = {LIVE_TABLE: select or source.select()}
+    table = str(source.table)
+    screen = warehouse.query("options_chain_problems", sources=sources).iloc[0]
+    if not any(
+        _count(screen, c)
+        for c in ("duplicate_rows", "unknown_option_types", "rows_with_non_finite", "rows_missing_keys")
+    ):
+        return ChainProblems(table, {}, 0, 0, None, 0, 0, [], None, {})
+    row = warehouse.query("options_chain_problem_details", sources=sources).iloc[0]
 
     def text(column: str) -> str | None:
         return None if pd.isna(row[column]) else str(row[column])
@@ -169,6 +219,7 @@ def chain_problems(warehouse, table: str = LIVE_TABLE) -> ChainProblems:
     non_finite = {c: _count(row, f"non_finite_{c}") for c in FLOAT_COLUMNS}
     return ChainProblems(
         table=table,
+        missing_keys={c: _count(row, f"null_{c}") for c in KEY_COLUMNS if _count(row, f"null_{c}")},
         duplicate_rows=_count(row, "duplicate_rows"),
         duplicated_symbols=_count(row, "duplicated_symbols"),
         example_duplicated_symbol=text("example_duplicated_symbol"),
@@ -184,43 +235,113 @@ def _count(row: pd.Series, column: str) -> int:
     return 0 if pd.isna(row[column]) else int(row[column])  # COUNTIF of no rows is NULL in DuckDB
 
 
+@dataclass(frozen=True)
+class ComputedValues:
+    """IV and greeks filled in where the vendor had none (or placeholders), and why some could not be."""
+
+    implied_volatility: int = 0
+    greeks: int = 0
+    no_iv: dict[str, int] = field(default_factory=dict)  # NoSolution reason -> rows left NULL
+
+
 def archive_chain(
     warehouse,
     snapshot_date: dt.date,
-    source_table: str = LIVE_TABLE,
+    source: ChainSource | None = None,
     archived_at: pd.Timestamp | None = None,
 ) -> ArchiveReport:
-    """Replace options_chain_history[snapshot_date] with the rows of `source_table`.
+    """Replace options_chain_history[snapshot_date] with the live chain as `source`'s format reads
+    it (default: rl-assets' own options_chain in the contract's layout), every source column kept
+    as JSON in source_row.
 
     Refuses (ArchiveRefused, nothing written) when the source is empty, has rows without a
     quote_time, or holds quotes from any America/New_York date other than `snapshot_date`; when a
-    contract_symbol is listed twice, an option_type is not 'call' or 'put', or a strike is NaN or
-    infinite. Other NaN / +-inf values are stored as NULL and counted in the report. The checks run
-    inside the same transaction as the write, so they see exactly what is archived.
+    row lacks a key column, a contract_symbol is listed twice, an option_type is not 'call' or
+    'put', or a strike is NaN or infinite. Other NaN / +-inf values are stored as NULL and counted.
+    IV and greeks the vendor lacks are computed (the format's `greeks`) and marked so. The checks
+    run inside the same transaction as the write, so they see exactly what is archived.
     """
     snapshot_date = calendar.require_trading_day(snapshot_date)
     archived_at = pd.Timestamp(archived_at if archived_at is not None else pd.Timestamp.now(tz="UTC"))
-    extra_columns = source_schema_drift(warehouse, source_table)
-    with warehouse.transaction():
-        state = observe_live_chain(warehouse, source_table)
-        problem = state.problem(snapshot_date)
-        if problem:
-            raise ArchiveRefused(f"{problem}; nothing was written for {snapshot_date}")
-        problems = chain_problems(warehouse, source_table)
-        refusal = problems.refusal()
-        if refusal:
-            raise ArchiveRefused(f"{refusal}; refusing to archive, nothing was written for {snapshot_date}")
-        warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
-        warehouse.execute(
-            "archive_options_chain",
-            {
-                "snapshot_date": snapshot_date,
-                "archived_at": archived_at,
-                "null_non_finite": bool(problems.non_finite),
-            },
-            tables={LIVE_TABLE: source_table},
-        )
-    return ArchiveReport(snapshot_date, state.rows, source_table, archived_at, extra_columns, problems.non_finite)
+    source = source or live_chain_source(warehouse)
+    with computed_greeks(warehouse, source) as (select, computed):
+        sources = {LIVE_TABLE: select}
+        with warehouse.transaction():
+            state = observe_live_chain(warehouse, source)
+            problem = state.problem(snapshot_date)
+            if problem:
+                raise ArchiveRefused(f"{problem}; nothing was written for {snapshot_date}")
+            problems = chain_problems(warehouse, source, select)
+            refusal = problems.refusal()
+            if refusal:
+                raise ArchiveRefused(f"{refusal}; refusing to archive, nothing was written for {snapshot_date}")
+            changed = source_type_changes(warehouse, source, snapshot_date)
+            warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
+            warehouse.execute(
+                "archive_options_chain",
+                {
+                    "snapshot_date": snapshot_date,
+                    "archived_at": archived_at,
+                    "null_non_finite": bool(problems.non_finite),
+                },
+                sources=sources,
+            )
+            record_source_columns(warehouse, source, snapshot_date, archived_at)
+    extra = [c for c in source.columns if c not in OPTIONS_CHAIN_COLUMNS] if source.format.name == CONTRACT else []
+    return ArchiveReport(
+        snapshot_date, state.rows, str(source.table), archived_at, extra, problems.non_finite,
+        source.format.name, computed, changed,
+    )  # fmt: skip
+
+
+@contextmanager
+def computed_greeks(warehouse, source: ChainSource) -> Iterator[tuple[str, ComputedValues]]:
+    """The chain's SELECT with computed IV and greeks joined in where the vendor's are NULL (the
+    format's greeks.compute: missing), staged before the archive's transaction (a BigQuery load
+    cannot run inside one); the SELECT as it is when nothing needs computing."""
+    rule = source.format.greeks
+    inputs = (
+        warehouse.query("options_chain_pricing_inputs", sources={LIVE_TABLE: source.select()})
+        if rule.compute == "missing"
+        else pd.DataFrame()
+    )
+    if inputs.empty:
+        yield source.select(), ComputedValues()
+        return
+    result = iv_and_greeks(inputs, rate=rule.rate, div_yield=rule.dividend_yield)
+    summary = result.summary
+    counts = ComputedValues(summary.computed_iv, summary.computed_greeks, dict(summary.no_iv))
+    with staged(warehouse, COMPUTED_GREEKS_TABLE, result.frame[COMPUTED_COLUMNS]) as tables:
+        yield source.select(computed_table=tables[COMPUTED_GREEKS_TABLE]), counts
+
+
+# What computed_greeks stages (and the chain's SELECT joins on contract_symbol and quote_time).
+COMPUTED_COLUMNS = ["contract_symbol", "quote_time", "implied_volatility", "delta", "gamma", "theta", "vega", "rho"]
+
+
+def source_type_changes(warehouse, source: ChainSource, snapshot_date: dt.date) -> dict[str, str]:
+    """Source columns whose type differs from the newest earlier archived day's ('old -> new'):
+    reported, never cast silently (the source row keeps each value as the source typed it)."""
+    held = warehouse.query("options_chain_sources_before", {"snapshot_date": snapshot_date})
+    if held.empty:
+        return {}
+    before = json.loads(held["source_columns"].iloc[0])
+    return {c: f"{before[c]} -> {t}" for c, t in source.columns.items() if c in before and before[c] != t}
+
+
+def record_source_columns(warehouse, source: ChainSource, snapshot_date: dt.date, archived_at) -> None:
+    """Which table and format `snapshot_date` was archived from, and the source's columns and types."""
+    warehouse.execute("delete_options_chain_sources_partition", {"snapshot_date": snapshot_date})
+    warehouse.execute(
+        "insert_options_chain_sources",
+        {
+            "snapshot_date": snapshot_date,
+            "source_table": str(source.table),
+            "chain_format": source.format.name,
+            "source_columns": json.dumps(source.columns),
+            "archived_at": archived_at,
+        },
+    )
 
 
 def archive_chain_frame(
@@ -229,7 +350,8 @@ def archive_chain_frame(
     """Archive a chain served by the market provider (a past day in a backfill) through a staging
     table, with the same checks and the same INSERT ... SELECT as the live table."""
     with staged(warehouse, CHAIN_STAGING_TABLE, chain, like=LIVE_TABLE) as tables:
-        return archive_chain(warehouse, snapshot_date, tables[CHAIN_STAGING_TABLE], archived_at)
+        source = live_chain_source(warehouse, tables[CHAIN_STAGING_TABLE])
+        return archive_chain(warehouse, snapshot_date, source, archived_at)
 
 
 def replace_live_chain(warehouse, chain: pd.DataFrame) -> int:

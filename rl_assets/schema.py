@@ -5,7 +5,9 @@ OPTIONS_CHAIN_COLUMNS = [
     "bid", "ask", "mid", "last", "volume", "open_interest", "implied_volatility",
     "delta", "gamma", "theta", "vega", "rho", "underlying_price", "quote_time",
 ]  # fmt: skip
-OPTIONS_CHAIN_HISTORY_COLUMNS = [*OPTIONS_CHAIN_COLUMNS, "snapshot_date", "archived_at"]
+# The source row as JSON, and where the IV and greeks came from (rl_assets.formats.select).
+PROVENANCE_COLUMNS = ["source_row", "iv_source", "greeks_source"]
+OPTIONS_CHAIN_HISTORY_COLUMNS = [*OPTIONS_CHAIN_COLUMNS, "snapshot_date", "archived_at", *PROVENANCE_COLUMNS]
 PRICE_DATA_COLUMNS = ["ticker", "date", "open", "high", "low", "close", "volume"]
 TECHNICALS_COLUMNS = [
     "ticker", "date", "close", "rsi_14", "macd", "macd_signal", "macd_hist",

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rl_assets import calendar
+from rl_assets.formats.model import CONTRACT, FormatError, load_chain_format, load_price_format
+from rl_assets.formats.select import TableRef
 from rl_assets.market.synthetic import EPOCH, MAX_TICKERS
 from rl_assets.warehouse.sql import validate_identifier
 
@@ -72,6 +74,12 @@ class Settings:
     # The name of the variable that holds a base64 service-account key (passed on as an EnvVar, so
     # the value is never read here); None: Application Default Credentials.
     credentials_variable: str | None = None
+    # Sidecar mode: the pipeline's live chain and daily bars, wherever they are and in its vendor's
+    # layout (a preset's name or a YAML file: rl_assets/formats/).
+    live_table: str = "options_chain"
+    chain_format: str = CONTRACT
+    price_table: str = "price_data"
+    price_format: str = CONTRACT
 
     def __post_init__(self) -> None:
         """Bad values fail here, when the code location loads, naming the variable and the value."""
@@ -100,6 +108,22 @@ class Settings:
             validate_memory_limit(self.duckdb_memory_limit)
         except ValueError as error:
             refuse("duckdb_memory_limit", str(error))
+        for field, load in (("chain_format", load_chain_format), ("price_format", load_price_format)):
+            try:
+                load(getattr(self, field))
+            except FormatError as error:
+                refuse(field, str(error))
+        for field in ("live_table", "price_table"):
+            try:
+                TableRef.parse(getattr(self, field), VARIABLES[field])
+            except ValueError as error:
+                refuse(field, str(error))
+        if self.market != "warehouse":
+            for field in ("live_table", "chain_format", "price_table", "price_format"):
+                if getattr(self, field) != getattr(Settings, field):
+                    refuse(
+                        field, "the live and price tables are read in sidecar mode only (RL_ASSETS_MARKET=warehouse)"
+                    )
         for field, kind in (("dataset", "dataset"), ("bq_project", "project")):
             if getattr(self, field) is not None:
                 try:
@@ -140,6 +164,10 @@ class Settings:
             start_date=get("RL_ASSETS_START_DATE", defaults.start_date, dt.date.fromisoformat),
             model_store=get("RL_ASSETS_MODEL_STORE", defaults.model_store),
             credentials_variable=CREDENTIALS_VARIABLE if env.get(CREDENTIALS_VARIABLE, "").strip() else None,
+            live_table=get("RL_ASSETS_LIVE_TABLE", defaults.live_table),
+            chain_format=get("RL_ASSETS_CHAIN_FORMAT", defaults.chain_format),
+            price_table=get("RL_ASSETS_PRICE_TABLE", defaults.price_table),
+            price_format=get("RL_ASSETS_PRICE_FORMAT", defaults.price_format),
         )
 
 
@@ -156,4 +184,8 @@ VARIABLES = {
     "universe": "RL_ASSETS_UNIVERSE",
     "start_date": "RL_ASSETS_START_DATE",
     "model_store": "RL_ASSETS_MODEL_STORE",
+    "live_table": "RL_ASSETS_LIVE_TABLE",
+    "chain_format": "RL_ASSETS_CHAIN_FORMAT",
+    "price_table": "RL_ASSETS_PRICE_TABLE",
+    "price_format": "RL_ASSETS_PRICE_FORMAT",
 }

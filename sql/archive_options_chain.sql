@@ -1,5 +1,6 @@
--- Archive the live chain into one snapshot_date partition. The column list is explicit so a column
--- the live table gains later is left out (and reported) rather than breaking the insert.
+-- Archive the live chain into one snapshot_date partition. options_chain is the chain as its format
+-- reads it (rl_assets.formats.select): the contract's columns, the source row as JSON and where the
+-- IV and greeks came from.
 -- A NaN or +-inf price, IV or greek is stored as NULL (counted beforehand by
 -- options_chain_problem_details.sql): in DuckDB NaN sorts above every number, so a NaN bid would
 -- pass every "bid >= target" and become a take-profit label. @null_non_finite is false when the
@@ -9,7 +10,7 @@ INSERT INTO options_chain_history (
     underlying, contract_symbol, option_type, strike, expiration, dte,
     bid, ask, mid, last, volume, open_interest, implied_volatility,
     delta, gamma, theta, vega, rho, underlying_price, quote_time,
-    snapshot_date, archived_at
+    snapshot_date, archived_at, source_row, iv_source, greeks_source
 )
 SELECT
     underlying, contract_symbol, option_type, strike, expiration, dte,
@@ -27,5 +28,6 @@ SELECT
     IF(@null_non_finite AND (IS_NAN(underlying_price) OR IS_INF(underlying_price)), NULL, underlying_price) AS underlying_price,
     quote_time,
     @snapshot_date AS snapshot_date,
-    @archived_at AS archived_at
+    @archived_at AS archived_at,
+    source_row, iv_source, greeks_source
 FROM options_chain

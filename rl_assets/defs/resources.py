@@ -15,6 +15,9 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from rl_assets.archive import live_chain_source, price_source
+from rl_assets.formats.model import CONTRACT
+from rl_assets.formats.select import ChainSource, TableRef
 from rl_assets.market.synthetic import SyntheticMarket, default_tickers
 from rl_assets.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, Settings, validate_memory_limit
 from rl_assets.warehouse.backend import WarehouseBackend, WarehouseError
@@ -52,6 +55,21 @@ class Warehouse(dg.ConfigurableResource):
         description="Tables another pipeline owns (sidecar mode: options_chain and price_data): never "
         "created; a session fails naming any that is missing (the wrong dataset).",
     )
+    skipped_tables: list[str] = Field(
+        default=[],
+        description="Contract tables never created here (sidecar mode: the pipeline's live chain and prices, "
+        "read wherever RL_ASSETS_LIVE_TABLE and RL_ASSETS_PRICE_TABLE name them).",
+    )
+    live_table: str = Field(
+        default="options_chain",
+        description="The live chain: table, dataset.table or project.dataset.table (read only).",
+    )
+    chain_format: str = Field(default=CONTRACT, description="The live chain's layout: a preset or a YAML file.")
+    price_table: str = Field(
+        default="price_data",
+        description="The daily bars: table, dataset.table or project.dataset.table (read only).",
+    )
+    price_format: str = Field(default=CONTRACT, description="The daily bars' layout: a preset or a YAML file.")
     lock_timeout_seconds: float = Field(
         default=300,
         description="How long a run (or a session outside a run) waits for another process that holds the "
@@ -82,7 +100,8 @@ class Warehouse(dg.ConfigurableResource):
         if self.backend == "bigquery":
             with bigquery_client(self.bq_project, self.bq_location, self.gcp_credentials) as client:
                 backend = BigQueryBackend(client, self.dataset, self.bq_location)
-                backend.ensure_tables(self.external_tables)
+                backend.ensure_tables(self.external_tables, self.skipped_tables)
+                self._read_prices_through_format(backend)
                 yield backend
             return
         # Inside a run this reuses the run's hold; outside one (tests, sensors, notebooks) it holds
@@ -99,10 +118,21 @@ class Warehouse(dg.ConfigurableResource):
         ):
             try:
                 backend = DuckDBBackend(connection, self.dataset)
-                backend.ensure_tables(self.external_tables)
+                backend.ensure_tables(self.external_tables, self.skipped_tables)
+                self._read_prices_through_format(backend)
                 yield backend
             finally:
                 connection.close()
+
+    def _read_prices_through_format(self, backend: WarehouseBackend) -> None:
+        """Statements that read price_data read the pipeline's own table through its format, unless
+        it is rl-assets' price_data in the contract's layout."""
+        if TableRef.parse(self.price_table) != TableRef("price_data") or self.price_format != CONTRACT:
+            backend.sources["price_data"] = price_source(backend, self.price_table, self.price_format).select()
+
+    def live_chain(self, backend: WarehouseBackend) -> ChainSource:
+        """The live chain as its format reads it (ArchiveRefused names a missing table or column)."""
+        return live_chain_source(backend, self.live_table, self.chain_format)
 
 
 def require_writable_file(path: str) -> None:
@@ -202,6 +232,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources of one mode: the warehouse (DuckDB or BigQuery), the market (synthetic, or the
     existing pipeline's tables in sidecar mode) and the model store."""
     sidecar = settings.market == "warehouse"
+    pipeline_tables = [TableRef.parse(settings.live_table), TableRef.parse(settings.price_table)]
     warehouse = Warehouse(
         backend=settings.warehouse,
         duckdb_path=settings.duckdb_path,
@@ -211,8 +242,14 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         bq_location=settings.bq_location,
         # A service-account key travels as an EnvVar: the UI and logs show its name, never its value.
         gcp_credentials=dg.EnvVar(settings.credentials_variable) if settings.credentials_variable else None,
-        # Sidecar mode: rl-assets never creates the existing pipeline's tables.
-        external_tables=list(SIDECAR_TABLES) if sidecar else [],
+        # Sidecar mode: rl-assets never creates the existing pipeline's tables; those in its own
+        # dataset must exist (one missing means the wrong dataset).
+        external_tables=[t.table for t in pipeline_tables if t.dataset is None] if sidecar else [],
+        skipped_tables=list(SIDECAR_TABLES) if sidecar else [],
+        live_table=settings.live_table,
+        chain_format=settings.chain_format,
+        price_table=settings.price_table,
+        price_format=settings.price_format,
     )
     market: MarketDataProvider = (
         WarehouseMarketProvider(warehouse=warehouse)

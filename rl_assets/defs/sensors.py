@@ -18,7 +18,7 @@ import datetime as dt
 import dagster as dg
 
 from rl_assets import calendar
-from rl_assets.archive import observe_live_chain
+from rl_assets.archive import ArchiveRefused, observe_live_chain
 from rl_assets.defs.assets.models import version_state
 from rl_assets.defs.jobs import Jobs
 from rl_assets.defs.partitions import range_run_tags, run_days
@@ -77,7 +77,10 @@ def build_live_chain_sensor(jobs: Jobs) -> dg.SensorDefinition:
         is kept before the next wipe. A table that cannot be archived (empty, mixed or non-trading
         dates, missing quote times) is reported, never archived."""
         with warehouse.session() as wh:
-            state = observe_live_chain(wh)
+            try:
+                state = observe_live_chain(wh, warehouse.live_chain(wh))
+            except ArchiveRefused as refused:  # the table is missing or its format does not fit it
+                return dg.SkipReason(str(refused))
             day = state.first_quote_date
             prices_landed = day is not None and bool(
                 len(wh.query("price_data_row_counts", {"start_date": day, "end_date": day}))

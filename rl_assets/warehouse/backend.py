@@ -25,16 +25,26 @@ class WarehouseError(RuntimeError):
 class WarehouseBackend(Protocol):
     dialect: str
     dataset: str
+    # Tables read through a format's SELECT instead (RL_ASSETS_PRICE_FORMAT): name -> SELECT.
+    sources: dict[str, str]
     # How many trading days one heavy statement (rl_state, rl_dataset) covers; None: the whole range.
     days_per_statement: int | None
 
     def query(
-        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        tables: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         """Run a SELECT statement from sql/ and return its rows."""
 
     def execute(
-        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        tables: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> int | None:
         """Run a DDL/DML statement from sql/; the affected row count where the warehouse gives one."""
 
@@ -51,12 +61,16 @@ class WarehouseBackend(Protocol):
         typed as the contract table `like` declares them where given; False appends by column
         name to an existing table. A `scratch` table (staging) may expire by itself."""
 
-    def columns(self, table: str) -> dict[str, str]:
-        """Column name -> type; empty if the table does not exist."""
+    def columns(self, table: str, dataset: str | None = None, project: str | None = None) -> dict[str, str]:
+        """Column name -> type (of a table in another dataset/project, where given); empty if the
+        table does not exist."""
 
     def drop_table(self, table: str) -> None: ...
 
-    def ensure_tables(self, external: Collection[str] = ()) -> None:
+    def run_text(self, text: str) -> None:
+        """A generated DDL statement in BigQuery's dialect (no values), qualified and transpiled."""
+
+    def ensure_tables(self, external: Collection[str] = (), skipped: Collection[str] = ()) -> None:
         """Create the contract's tables (sql/create_*.sql) that do not exist yet, except the
         `external` ones (another pipeline's): a missing one is a WarehouseError."""
 
@@ -64,6 +78,7 @@ class WarehouseBackend(Protocol):
 CREATE_STATEMENTS = [
     "create_options_chain",
     "create_options_chain_history",
+    "create_options_chain_sources",
     "create_price_data",
     "create_technicals_history",
     "create_rl_state",
@@ -74,14 +89,36 @@ CREATE_STATEMENTS = [
 ]
 
 
-def create_missing_tables(warehouse: WarehouseBackend, existing: set[str], external: Collection[str] = ()) -> None:
+def create_missing_tables(
+    warehouse: WarehouseBackend, existing: set[str], external: Collection[str] = (), skipped: Collection[str] = ()
+) -> None:
     """Run the contract's CREATE statements for the tables not in `existing` (a backend's listing),
-    but never for an `external` table (another pipeline's: require_external_tables)."""
+    but never for an `external` table (another pipeline's: require_external_tables) nor a `skipped`
+    one (sidecar mode reads the pipeline's live and price tables wherever they are); add the columns
+    a newer contract gave options_chain_history to one an older version created."""
     require_external_tables(warehouse, existing, external)
     for name in CREATE_STATEMENTS:
         table = sql.target_table(name)
-        if table not in existing and table not in external:
+        if table not in existing and table not in external and table not in skipped:
             warehouse.execute(name)
+    if HISTORY_TABLE in existing:
+        add_missing_columns(warehouse, HISTORY_TABLE)
+
+
+HISTORY_TABLE = "options_chain_history"
+
+
+def add_missing_columns(warehouse: WarehouseBackend, table: str) -> list[str]:
+    """ALTER TABLE ... ADD COLUMN for the contract's nullable columns `table` lacks (they were added
+    after it was created); the columns added."""
+    held = warehouse.columns(table)
+    added = []
+    for column, kind in contract_types(table).items():
+        if column not in held:
+            text = f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
+            warehouse.run_text(text)
+            added.append(column)
+    return added
 
 
 def require_external_tables(warehouse: WarehouseBackend, existing: set[str], external: Collection[str]) -> None:
@@ -109,8 +146,10 @@ PRICE_STAGING_TABLE = "price_data_staging"
 TECHNICALS_STAGING_TABLE = "technicals_history_staging"
 PAPER_TRADES_STAGING = "paper_trades_staging"
 LABEL_WINDOWS_TABLE = "rl_label_windows"
+COMPUTED_GREEKS_TABLE = "options_chain_computed"
 STAGING_BASES = (
     CHAIN_STAGING_TABLE,
+    COMPUTED_GREEKS_TABLE,
     PRICE_STAGING_TABLE,
     TECHNICALS_STAGING_TABLE,
     PAPER_TRADES_STAGING,

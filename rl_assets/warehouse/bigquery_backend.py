@@ -131,6 +131,8 @@ class BigQueryBackend:
         self.project = sql.validate_identifier("project", client.project)
         self.dataset = sql.validate_identifier("dataset", dataset)
         self.location = location
+        # Tables read through a format's SELECT (the user's price table): name -> SELECT.
+        self.sources: dict[str, str] = {}
         self._session_id: str | None = None
 
     # ---- statements
@@ -151,23 +153,34 @@ class BigQueryBackend:
             raise WarehouseError(f"BigQuery refused {statement}: {error.message}") from error
         return job
 
-    def _run(self, name: str, params: Mapping[str, Any] | None, tables: Mapping[str, str] | None) -> bigquery.QueryJob:
+    def _run(self, name: str, params, tables, sources) -> bigquery.QueryJob:
         params = sql.bound_parameters(name, params)
-        text = sql.render(name, self.dialect, self.dataset, project=self.project, tables=dict(tables or {}))
+        text = sql.render(
+            name, self.dialect, self.dataset, self.project, dict(tables or {}), {**self.sources, **(sources or {})}
+        )
         return self._submit(text, params, name)
 
     def query(
-        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        tables: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
-        return _frame(self._run(name, params, tables))
+        return _frame(self._run(name, params, tables, sources))
 
     def execute(
-        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        tables: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> int | None:
-        return self._run(name, params, tables).num_dml_affected_rows
+        return self._run(name, params, tables, sources).num_dml_affected_rows
 
     def read_sql(self, text: str) -> pd.DataFrame:
-        return _frame(self._submit(sql.render_text(text, self.dialect, self.dataset, self.project), None, "read_sql"))
+        text = sql.render_text(text, self.dialect, self.dataset, self.project, self.sources)
+        return _frame(self._submit(text, None, "read_sql"))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -239,9 +252,15 @@ class BigQueryBackend:
             raise WarehouseError(f"BigQuery refused to load {len(frame)} rows into {table}: {error.message}") from error
         return len(frame)
 
-    def columns(self, table: str) -> dict[str, str]:
+    def columns(self, table: str, dataset: str | None = None, project: str | None = None) -> dict[str, str]:
+        """Column name -> type of a table (in another dataset or project, where given); empty if the
+        table does not exist."""
+        reference = (
+            f"{sql.validate_identifier('project', project or self.project)}."
+            f"{sql.validate_identifier('dataset', dataset or self.dataset)}.{sql.validate_identifier('table', table)}"
+        )
         try:
-            schema = self.client.get_table(self._reference(table)).schema
+            schema = self.client.get_table(reference).schema
         except google_errors.NotFound:
             return {}
         return {field.name: _STANDARD_TYPES.get(field.field_type, field.field_type) for field in schema}
@@ -249,7 +268,10 @@ class BigQueryBackend:
     def drop_table(self, table: str) -> None:
         self.client.delete_table(self._reference(table), not_found_ok=True)
 
-    def ensure_tables(self, external: Collection[str] = ()) -> None:
+    def run_text(self, text: str) -> None:
+        self._submit(sql.render_text(text, self.dialect, self.dataset, self.project), None, "run_text")
+
+    def ensure_tables(self, external: Collection[str] = (), skipped: Collection[str] = ()) -> None:
         """Create the dataset (in the configured location) and the contract's missing tables, but
         never an `external` table nor, in sidecar mode, the dataset that should hold them."""
         reference = f"{self.project}.{self.dataset}"
@@ -262,7 +284,7 @@ class BigQueryBackend:
             self.client.create_dataset(dataset, exists_ok=True)
         except google_errors.GoogleAPICallError as error:
             raise WarehouseError(f"cannot read BigQuery dataset {reference}: {error.message}") from error
-        create_missing_tables(self, {table.table_id for table in self.client.list_tables(reference)}, external)
+        create_missing_tables(self, {table.table_id for table in self.client.list_tables(reference)}, external, skipped)
 
 
 # The REST API names some types by their legacy names.

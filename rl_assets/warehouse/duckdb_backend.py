@@ -25,6 +25,8 @@ class DuckDBBackend:
     def __init__(self, connection: duckdb.DuckDBPyConnection, dataset: str):
         self.connection = connection
         self.dataset = sql.validate_identifier("dataset", dataset)
+        # Tables read through a format's SELECT (the user's price table): name -> SELECT.
+        self.sources: dict[str, str] = {}
         # Timestamps are stored in UTC; DATE(ts, 'America/New_York') must not depend on the host.
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.dataset}"')
@@ -32,27 +34,38 @@ class DuckDBBackend:
         self.catalog = connection.execute("SELECT current_database()").fetchone()[0]
         self.drop_abandoned_staging()
 
-    def _run(self, name: str, params: Mapping[str, Any] | None, tables: Mapping[str, str] | None):
+    def _run(self, name: str, params, tables, sources):
         params = sql.bound_parameters(name, params)
-        text = sql.render(name, self.dialect, self.dataset, project=self.catalog, tables=dict(tables or {}))
+        text = sql.render(
+            name, self.dialect, self.dataset, self.catalog, dict(tables or {}), {**self.sources, **(sources or {})}
+        )
         return self.connection.execute(text, params or None)
 
     def query(
-        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        tables: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         """Run a SELECT statement from sql/ and return its rows."""
-        return self._run(name, params, tables).df()
+        return self._run(name, params, tables, sources).df()
 
     def execute(
-        self, name: str, params: Mapping[str, Any] | None = None, tables: Mapping[str, str] | None = None
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        tables: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> int | None:
         """Run a DDL/DML statement from sql/; returns the affected row count where DuckDB gives one."""
-        result = self._run(name, params, tables).fetchall()
+        result = self._run(name, params, tables, sources).fetchall()
         return int(result[0][0]) if result and len(result[0]) == 1 and isinstance(result[0][0], int) else None
 
     def read_sql(self, text: str) -> pd.DataFrame:
         """An ad-hoc SELECT in BigQuery's dialect over unqualified table names (notebooks, tests)."""
-        return self.connection.execute(sql.render_text(text, self.dialect, self.dataset, self.catalog)).df()
+        text = sql.render_text(text, self.dialect, self.dataset, self.catalog, self.sources)
+        return self.connection.execute(text).df()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -73,10 +86,13 @@ class DuckDBBackend:
         ).fetchall()
         return {row[0] for row in rows}
 
-    def ensure_tables(self, external: Collection[str] = ()) -> None:
-        """Create the contract's missing tables but the `external` ones (rendering every CREATE cost
-        ~0.3 s a session)."""
-        create_missing_tables(self, self.tables(), external)
+    def ensure_tables(self, external: Collection[str] = (), skipped: Collection[str] = ()) -> None:
+        """Create the contract's missing tables but the `external` and `skipped` ones (rendering every
+        CREATE cost ~0.3 s a session)."""
+        create_missing_tables(self, self.tables(), external, skipped)
+
+    def run_text(self, text: str) -> None:
+        self.connection.execute(sql.render_text(text, self.dialect, self.dataset, self.catalog))
 
     def drop_abandoned_staging(self) -> list[str]:
         """Drop the staging tables a killed run left (rl_assets.warehouse.backend.staged); the
@@ -109,12 +125,13 @@ class DuckDBBackend:
             self.connection.unregister("_incoming_frame")
         return len(frame)
 
-    def columns(self, table: str) -> dict[str, str]:
-        """Column name -> type of a table; empty if the table does not exist."""
+    def columns(self, table: str, dataset: str | None = None, project: str | None = None) -> dict[str, str]:
+        """Column name -> type of a table (in another schema, or attached database, where given);
+        empty if the table does not exist."""
         rows = self.connection.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [self.catalog, self.dataset, sql.validate_identifier("table", table)],
+            [project or self.catalog, dataset or self.dataset, sql.validate_identifier("table", table)],
         ).fetchall()
         return dict(rows)
 

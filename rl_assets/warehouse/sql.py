@@ -107,19 +107,46 @@ def render(
     dataset: str,
     project: str | None = None,
     tables: dict[str, str] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> str:
     """sql/<name>.sql for `dialect`, its tables qualified as [project.]dataset.table.
 
     `project` is the BigQuery project, or for DuckDB the catalog (the database file's name), so
     a schema that shares the file's name is never ambiguous. `tables` renames tables before
-    qualifying (e.g. read a staging copy instead of the live one).
+    qualifying (e.g. read a staging copy instead of the live one). `sources` replaces a table with
+    a SELECT (BigQuery dialect) read as a subquery of that name: a chain or price format's mapping
+    of the user's own table (rl_assets.formats.select).
     """
-    return _render(name, None, dialect, dataset, project, tuple(sorted((tables or {}).items())))
+    return _render(name, None, dialect, dataset, project, _pairs(tables), _pairs(sources))
 
 
-def render_text(text: str, dialect: str, dataset: str, project: str | None = None) -> str:
+def render_text(
+    text: str, dialect: str, dataset: str, project: str | None = None, sources: Mapping[str, str] | None = None
+) -> str:
     """An ad-hoc statement in BigQuery's dialect, qualified and transpiled like the sql/ files."""
-    return _render(None, text, dialect, dataset, project, ())
+    return _render(None, text, dialect, dataset, project, (), _pairs(sources))
+
+
+def _pairs(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((mapping or {}).items()))
+
+
+def _substitute_sources(tree: exp.Expression, sources: dict[str, str], ctes: set[str]) -> exp.Expression:
+    """Each unqualified table named in `sources` replaced by its SELECT as a subquery (the SELECTs
+    may read other sources: a chain format's underlying close reads price_data's)."""
+    for _depth in range(4):
+        found = [t for t in tree.find_all(exp.Table) if not t.db and t.name in sources and t.name not in ctes]
+        if not found:
+            return tree
+        for table in found:
+            alias = table.alias or table.name
+            subquery = exp.Subquery(
+                this=parse_text(sources[table.name]).copy(), alias=exp.TableAlias(this=exp.to_identifier(alias))
+            )
+            if table is tree:
+                return subquery
+            table.replace(subquery)
+    raise ValueError(f"sources {sorted(sources)} read each other in a cycle")
 
 
 @lru_cache(maxsize=1024)  # statements are rendered again and again, once per partition
@@ -130,6 +157,7 @@ def _render(
     dataset: str,
     project: str | None,
     tables: tuple[tuple[str, str], ...],
+    sources: tuple[tuple[str, str], ...] = (),
 ) -> str:
     validate_identifier("dataset", dataset)
     if project is not None and dialect == "bigquery":
@@ -139,8 +167,17 @@ def _render(
         validate_identifier("table", target)
     tree = (parse_statement(name) if name is not None else parse_text(text)).copy()
     common_table_expressions = {cte.alias for cte in tree.find_all(exp.CTE)}
+    sources = {name: select for name, select in sources if name not in tables}
+    if sources:
+        tree = _substitute_sources(tree, sources, common_table_expressions)
     for table in tree.find_all(exp.Table):
         if table.name in common_table_expressions and not table.db:
+            continue
+        if table.db:
+            # A source named with its dataset (a user's table elsewhere): kept as named; rl-assets'
+            # own dataset gets the catalog, as below.
+            if project is not None and not table.catalog and table.db == dataset:
+                table.set("catalog", exp.to_identifier(project, quoted=True))
             continue
         table.set("this", exp.to_identifier(tables.get(table.name, table.name)))
         table.set("db", exp.to_identifier(dataset))

@@ -159,7 +159,9 @@ def build_market_assets(
             for number, day in enumerate(days, start=1):
                 try:
                     if source == "live":
-                        reports.append(archive_chain(wh, day, archived_at=archived_at))
+                        # The format is matched to the table's columns on each run: a table the
+                        # pipeline reshaped is refused (naming the column), never misread.
+                        reports.append(archive_chain(wh, day, warehouse.live_chain(wh), archived_at))
                     else:
                         reports.append(archive_chain_frame(wh, market.chain(day), day, archived_at=archived_at))
                 except ArchiveRefused as refused:
@@ -172,21 +174,29 @@ def build_market_assets(
                     context.log.warning(
                         f"{day}: NaN or infinite values stored as NULL, per column: {reports[-1].non_finite_values_nulled}"
                     )
-            extra_columns = sorted({c for r in reports for c in r.extra_columns})
-            if extra_columns:
-                context.log.warning(f"the source has columns outside the contract, not archived: {extra_columns}")
+                if reports[-1].source_type_changes:
+                    context.log.warning(
+                        f"{day}: source columns changed type since the previous archived day (kept as the source "
+                        f"typed them in source_row): {reports[-1].source_type_changes}"
+                    )
         rows = sum(r.rows for r in reports)
-        nulled: dict[str, int] = {}
-        for report in reports:
-            for column, count in report.non_finite_values_nulled.items():
-                nulled[column] = nulled.get(column, 0) + count
         return dg.MaterializeResult(
             metadata={
                 **run_window_metadata(days, rows),
                 "source": source,
+                "source_table": reports[-1].source_table if reports else "",
+                "chain_format": reports[-1].chain_format if reports else "",
                 "rows_per_day": dg.MetadataValue.json({str(r.snapshot_date): r.rows for r in reports}),
-                "columns_not_archived": dg.MetadataValue.json(extra_columns),
-                "non_finite_values_nulled": dg.MetadataValue.json(nulled),
+                "extra_columns_kept_in_source_row": dg.MetadataValue.json(
+                    sorted({c for r in reports for c in r.extra_columns})
+                ),
+                "non_finite_values_nulled": dg.MetadataValue.json(_summed(r.non_finite_values_nulled for r in reports)),
+                "computed_iv": sum(r.computed.implied_volatility for r in reports),
+                "computed_greeks": sum(r.computed.greeks for r in reports),
+                "no_iv_by_reason": dg.MetadataValue.json(_summed(r.computed.no_iv for r in reports)),
+                "source_type_changes": dg.MetadataValue.json(
+                    {str(r.snapshot_date): r.source_type_changes for r in reports if r.source_type_changes}
+                ),
                 "archived_at": str(archived_at),
                 "seconds": round(time.perf_counter() - started, 3),
             },
@@ -195,6 +205,15 @@ def build_market_assets(
     if sidecar:
         return [options_chain_source, price_data_source, options_chain_history]
     return [options_chain, price_data, options_chain_history]
+
+
+def _summed(counts) -> dict[str, int]:
+    """Per-key sums of several {key: count} dicts (one per archived day)."""
+    total: dict[str, int] = {}
+    for day in counts:
+        for key, count in day.items():
+            total[key] = total.get(key, 0) + count
+    return total
 
 
 def _live_trading_date(context: dg.AssetExecutionContext, config: LiveChainConfig) -> dt.date:

@@ -105,10 +105,20 @@ def _cboe_rows(quote_day, chains, *, calcs: bool, failed_iv=frozenset(), no_trad
                     ohlc, vwap = [0.0, 0.0, 0.0, 0.0], 0.0
                 oi = int(oi_base * 4 * math.exp(-10 * moneyness)) + 7
                 row = [
-                    und, quote_day.isoformat(), root, expiry.isoformat(), f"{strike:.3f}", cp,
-                    *(_p4(x) for x in ohlc), volume,
-                    10 + int(strike) % 37, _p4(bid1545), 12 + int(strike) % 29, _p4(ask1545),
-                    _p4(s1545 - uhalf), _p4(s1545 + uhalf),
+                    und,
+                    quote_day.isoformat(),
+                    root,
+                    expiry.isoformat(),
+                    f"{strike:.3f}",
+                    cp,
+                    *(_p4(x) for x in ohlc),
+                    volume,
+                    10 + int(strike) % 37,
+                    _p4(bid1545),
+                    12 + int(strike) % 29,
+                    _p4(ask1545),
+                    _p4(s1545 - uhalf),
+                    _p4(s1545 + uhalf),
                 ]
                 if calcs:
                     if (root, strike, cp) in failed_iv:
@@ -119,8 +129,15 @@ def _cboe_rows(quote_day, chains, *, calcs: bool, failed_iv=frozenset(), no_trad
                     forward = s1545 * math.exp((RATE - q) * tau1545)
                     row += [_p4(forward), _p4(s1545), *(_p4(g) for g in greeks)]
                 row += [
-                    8 + int(strike) % 41, _p4(bideod), 9 + int(strike) % 23, _p4(askeod),
-                    _p4(seod - uhalf), _p4(seod + uhalf), _p4(vwap), oi, "",
+                    8 + int(strike) % 41,
+                    _p4(bideod),
+                    9 + int(strike) % 23,
+                    _p4(askeod),
+                    _p4(seod - uhalf),
+                    _p4(seod + uhalf),
+                    _p4(vwap),
+                    oi,
+                    "",
                 ]
                 rows.append(row)
     return rows
@@ -193,14 +210,37 @@ def build_optionmetrics() -> None:
                     bid, ask = round(spot - strike - 0.65, 2), round(spot - strike - 0.15, 2)
                     iv, greeks_txt = "", ["", "", "", ""]
                 last_date = day.isoformat() if volume else date(2023, 3, 2).isoformat()
-                rows.append([
-                    secid, day.isoformat(), f"{root} {expiry:%y%m%d}{cp}{round(strike * 1000)}", 1,
-                    expiry.isoformat(), last_date, cp, round(strike * 1000),
-                    f"{bid:.2f}", f"{ask:.2f}", volume, oi, iv, *greeks_txt,
-                    optionid, 1, am, 100, 0,
-                    f"{spot * math.exp((RATE - q) * tau):.4f}" if style == "E" else "",
-                    expiry_ind, "", "", ticker, index_flag, style, issuer,
-                ])
+                rows.append(
+                    [
+                        secid,
+                        day.isoformat(),
+                        f"{root} {expiry:%y%m%d}{cp}{round(strike * 1000)}",
+                        1,
+                        expiry.isoformat(),
+                        last_date,
+                        cp,
+                        round(strike * 1000),
+                        f"{bid:.2f}",
+                        f"{ask:.2f}",
+                        volume,
+                        oi,
+                        iv,
+                        *greeks_txt,
+                        optionid,
+                        1,
+                        am,
+                        100,
+                        0,
+                        f"{spot * math.exp((RATE - q) * tau):.4f}" if style == "E" else "",
+                        expiry_ind,
+                        "",
+                        "",
+                        ticker,
+                        index_flag,
+                        style,
+                        issuer,
+                    ]
+                )
     _write("optionmetrics.csv", OM_HEADER, rows)
 
 
@@ -227,10 +267,18 @@ def build_dolthub() -> None:
                 vol = _smile(atm, spot, strike, tau)
                 m = _bsm(is_call, spot, strike, tau, q, vol)
                 bid, ask = _quote(m["price"])
-                rows.append([
-                    day.isoformat(), sym, expiry.isoformat(), f"{strike:.2f}", cp, f"{bid:.2f}", f"{ask:.2f}",
-                    *(f"{x:.4f}" for x in (vol, m["delta"], m["gamma"], m["theta"], m["vega"], m["rho"])),
-                ])
+                rows.append(
+                    [
+                        day.isoformat(),
+                        sym,
+                        expiry.isoformat(),
+                        f"{strike:.2f}",
+                        cp,
+                        f"{bid:.2f}",
+                        f"{ask:.2f}",
+                        *(f"{x:.4f}" for x in (vol, m["delta"], m["gamma"], m["theta"], m["vega"], m["rho"])),
+                    ]
+                )
     _write("dolthub.csv", DOLT_HEADER, rows)
 
 
@@ -267,8 +315,14 @@ def build_optionsdx() -> None:
                 volume = float(int(20000 * math.exp(-30 * moneyness)))
                 side[is_call] = (m, vol, bid, ask, volume)
             cells = [
-                f"{quote_unix}", f"{day} 16:00", f"{day}", "16.000000", f"{spot:.6f}", f"{expiry}",
-                f"{quote_unix + dte * 86400}", f"{dte:.6f}",
+                f"{quote_unix}",
+                f"{day} 16:00",
+                f"{day}",
+                "16.000000",
+                f"{spot:.6f}",
+                f"{expiry}",
+                f"{quote_unix + dte * 86400}",
+                f"{dte:.6f}",
             ]
             m, vol, bid, ask, volume = side[True]
             cells += [f"{x:.6f}" for x in (m["delta"], m["gamma"], m["vega"], m["theta"], m["rho"], vol)]
