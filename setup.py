@@ -10,5 +10,10 @@ from setuptools import find_namespace_packages, setup
 setup(
     packages=[*find_namespace_packages(include=["rl_assets", "rl_assets.*"]), "rl_assets.sql"],
     package_dir={"rl_assets.sql": "sql"},
-    package_data={"rl_assets.sql": ["*.sql"]},
+    package_data={
+        "rl_assets.sql": ["*.sql"],
+        # The chain and price format presets (RL_ASSETS_CHAIN_FORMAT / RL_ASSETS_PRICE_FORMAT).
+        "rl_assets.formats.presets": ["*.yaml"],
+        "rl_assets.formats.presets.prices": ["*.yaml"],
+    },
 )

@@ -10,6 +10,7 @@ import os
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -508,3 +509,89 @@ def test_a_bad_key_is_named_and_never_echoed(no_google_credentials, private_temp
     # No chained error (a JSON or base64 error quoting the value) shows in the traceback.
     assert error.value.__cause__ is None and (error.value.__context__ is None or error.value.__suppress_context__)
     assert list(private_tempdir.iterdir()) == []
+
+
+# ---- Sidecar mode on the pipeline's own tables: another dataset, its vendor's layouts
+VXX_FILE = Path(__file__).parent / "data" / "vxx_options_2016-12.csv.gz"
+VXX_DAY = dt.date(2016, 12, 1)
+ORDER = {"chain": "optionroot", "bars": "date"}
+
+
+@pytest.fixture
+def pipeline_dataset(emulated_bigquery):
+    """A second dataset, the pipeline's: dropped after the test."""
+    dataset = f"pipeline_{emulated_bigquery.removeprefix('rl_test_')}"
+    with bigquery_client(PROJECT, "US") as client:
+        client.create_dataset(f"{PROJECT}.{dataset}")
+        yield dataset
+        client.delete_dataset(f"{PROJECT}.{dataset}", delete_contents=True, not_found_ok=True)
+
+
+def test_sidecar_reads_the_pipelines_tables_in_another_dataset_in_their_vendor_layouts(
+    emulated_bigquery, pipeline_dataset
+):
+    """The real VXX chain in HistoricalOptionData's layout and daily bars keyed by symbol with an
+    adj_close, in the pipeline's dataset: rl-assets archives the day into its own dataset through the
+    formats, reads the bars through theirs, and writes nothing in the pipeline's dataset."""
+    vendor = pd.read_csv(VXX_FILE)
+    vendor.columns = [c.strip() for c in vendor.columns]  # BigQuery column names cannot hold a space
+    day = vendor[vendor["quotedate"] == VXX_DAY.strftime("%m/%d/%Y")]
+    spots = vendor.groupby("quotedate", sort=False)["underlying_last"].first()
+    # Daily bars built from the file's own underlying_last (the file has no OHLC); adj_close differs
+    # from close, as a dividend-adjusted series would.
+    bars = pd.DataFrame(
+        {
+            "symbol": "VXX",
+            "date": pd.to_datetime(spots.index, format="%m/%d/%Y").date,
+            "open": spots.to_numpy(), "high": spots.to_numpy(), "low": spots.to_numpy(), "close": spots.to_numpy(),
+            "adj_close": spots.to_numpy() * 0.9,
+            "volume": 1_000_000,
+        }
+    )  # fmt: skip
+    with bigquery_client(PROJECT, "US") as client:
+        pipeline = BigQueryBackend(client, pipeline_dataset)
+        pipeline.load_frame("chain", day, replace_table=True)
+        pipeline.load_frame("bars", bars, replace_table=True)
+        before = {name: table(pipeline, name, ORDER[name]) for name in ORDER}
+    settings = Settings(
+        market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset=emulated_bigquery,
+        start_date=dt.date(2016, 11, 1),
+        live_table=f"{pipeline_dataset}.chain", chain_format="historicaloptiondata",
+        price_table=f"{PROJECT}.{pipeline_dataset}.bars", price_format="symbol_adj_close",
+    )  # fmt: skip
+    defs = build_definitions(settings)
+    resources = build_resources(settings)
+    assert resources["warehouse"].external_tables == []  # both tables are elsewhere
+    assets = [defs.resolve_assets_def(name) for name in ("options_chain", "price_data", "options_chain_history")]
+    result = dg.materialize(
+        assets, resources=resources, partition_key=str(VXX_DAY), selection=["options_chain_history"]
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("options_chain_history")[0].metadata
+    assert metadata["chain_format"].value == "historicaloptiondata"
+    assert metadata["source_table"].value == f"{pipeline_dataset}.chain"
+    with resources["warehouse"].session() as wh:
+        archived = table(wh, "options_chain_history", "contract_symbol")
+        compared = wh.query("price_data_vs_chain", {"start_date": VXX_DAY, "end_date": VXX_DAY, "tolerance": 0.02})
+        universe = wh.query("price_data_universe")
+    own_tables = {t.table_id for t in client_tables(emulated_bigquery)}
+    assert len(archived) == len(day) and set(archived["snapshot_date"].dt.date) == {VXX_DAY}
+    assert sorted(archived["contract_symbol"]) == sorted(day["optionroot"])
+    # Every source column kept, the padded header's value included.
+    rows = [json.loads(row) for row in archived["source_row"]]
+    assert {frozenset(row) for row in rows} == {frozenset(day.columns)}
+    assert {row["exchange"] for row in rows} == set(day["exchange"])
+    # price_data is the pipeline's bars read through their format: the raw close, not adj_close.
+    assert compared["compared"].sum() == 1 and compared["mismatched"].sum() == 0
+    assert universe["ticker"].tolist() == ["VXX"]
+    assert not {"options_chain", "price_data"} & own_tables  # rl-assets created neither in its dataset
+    with bigquery_client(PROJECT, "US") as client:
+        pipeline = BigQueryBackend(client, pipeline_dataset)
+        for name, was in before.items():
+            pd.testing.assert_frame_equal(table(pipeline, name, ORDER[name]), was)
+        assert {t.table_id for t in client.list_tables(f"{PROJECT}.{pipeline_dataset}")} == {"chain", "bars"}
+
+
+def client_tables(dataset: str):
+    with bigquery_client(PROJECT, "US") as client:
+        return list(client.list_tables(f"{PROJECT}.{dataset}"))

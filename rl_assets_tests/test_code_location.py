@@ -26,7 +26,17 @@ EVERY_JOB = {
 SYNTHETIC_DUCKDB = Settings()
 SIDECAR_DUCKDB = Settings(market="warehouse")
 SIDECAR_BIGQUERY = Settings(market="warehouse", warehouse="bigquery", bq_project=PROJECT, dataset="rl_modes")
-MODES = {"synthetic-duckdb": SYNTHETIC_DUCKDB, "sidecar-duckdb": SIDECAR_DUCKDB, "sidecar-bigquery": SIDECAR_BIGQUERY}
+# The pipeline's tables in another schema, in their vendors' layouts.
+SIDECAR_VENDOR = Settings(
+    market="warehouse", live_table="vendor.chain", chain_format="historicaloptiondata",
+    price_table="vendor.bars", price_format="symbol_adj_close",
+)  # fmt: skip
+MODES = {
+    "synthetic-duckdb": SYNTHETIC_DUCKDB,
+    "sidecar-duckdb": SIDECAR_DUCKDB,
+    "sidecar-bigquery": SIDECAR_BIGQUERY,
+    "sidecar-vendor-layouts": SIDECAR_VENDOR,
+}
 
 
 def _freshness_checked(defs: dg.Definitions) -> set[str]:
@@ -62,7 +72,12 @@ def test_every_mode_is_built_side_by_side_in_one_process():
             assert _freshness_checked(defs) == {"price_data", "options_chain_history", "technicals_history"}, name
         warehouse = defs.resources["warehouse"]
         assert warehouse.backend == MODES[name].warehouse, name
-        assert set(warehouse.external_tables) == (PIPELINE_TABLES if sidecar else set()), name
+        # The pipeline's tables in rl-assets' own dataset must exist; those elsewhere are read where they are.
+        where = {"options_chain": MODES[name].live_table, "price_data": MODES[name].price_table}
+        in_own_dataset = {table for table, named in where.items() if "." not in named}
+        assert set(warehouse.external_tables) == (in_own_dataset if sidecar else set()), name
+        assert set(warehouse.skipped_tables) == (PIPELINE_TABLES if sidecar else set()), name
+        assert (warehouse.chain_format, warehouse.price_format) == (MODES[name].chain_format, MODES[name].price_format)
 
 
 def test_the_partitions_start_where_the_settings_say():

@@ -52,6 +52,42 @@ def test_a_bad_setting_fails_at_load_naming_the_variable_and_value(variable, val
     assert reason in message
 
 
+SIDECAR = {"RL_ASSETS_MARKET": "warehouse"}
+
+
+@pytest.mark.parametrize(
+    "variables,variable,reason",
+    [
+        ({**SIDECAR, "RL_ASSETS_CHAIN_FORMAT": "yahoo"}, "RL_ASSETS_CHAIN_FORMAT", "no such preset; the presets are"),
+        ({**SIDECAR, "RL_ASSETS_PRICE_FORMAT": "yfinance.yml"}, "RL_ASSETS_PRICE_FORMAT", "cannot read"),
+        ({**SIDECAR, "RL_ASSETS_LIVE_TABLE": "a.b.c.d"}, "RL_ASSETS_LIVE_TABLE", "project.dataset.table"),
+        ({**SIDECAR, "RL_ASSETS_PRICE_TABLE": "vendor.bars-1"}, "RL_ASSETS_PRICE_TABLE", "invalid table name"),
+        ({"RL_ASSETS_CHAIN_FORMAT": "yfinance"}, "RL_ASSETS_CHAIN_FORMAT", "sidecar mode only"),
+        ({"RL_ASSETS_LIVE_TABLE": "vendor.chain"}, "RL_ASSETS_LIVE_TABLE", "sidecar mode only"),
+    ],
+)
+def test_a_bad_table_or_format_setting_names_the_variable(variables, variable, reason):
+    with pytest.raises(ValueError) as error:
+        Settings.from_env(variables)
+    assert str(error.value).startswith(f"{variable}=") and reason in str(error.value)
+
+
+def test_a_format_file_is_validated_when_the_code_location_loads(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("name: mine\nextends: yfinance\ncolumns:\n  strike: {column: strike, scale: 0}\n")
+    with pytest.raises(ValueError, match=r"RL_ASSETS_CHAIN_FORMAT=.*columns\.strike: .*scale must be a non-zero"):
+        Settings.from_env({**SIDECAR, "RL_ASSETS_CHAIN_FORMAT": str(bad)})
+    good = tmp_path / "good.yaml"
+    good.write_text("name: mine\nextends: yfinance\ncolumns:\n  quote_time: {column: snapshot_ts}\n")
+    settings = Settings.from_env({**SIDECAR, "RL_ASSETS_CHAIN_FORMAT": str(good), "RL_ASSETS_LIVE_TABLE": "md.chain"})
+    warehouse = build_resources(settings)["warehouse"]
+    assert (warehouse.chain_format, warehouse.live_table, warehouse.external_tables) == (
+        str(good),
+        "md.chain",
+        ["price_data"],
+    )
+
+
 def test_sidecar_mode_may_start_before_the_synthetic_market():
     settings = Settings.from_env({"RL_ASSETS_MARKET": "warehouse", "RL_ASSETS_START_DATE": "2017-12-29"})
     assert str(settings.start_date) == "2017-12-29"

@@ -50,11 +50,17 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
-def test_the_wheel_holds_every_statement_and_no_tests_or_benchmarks(wheel):
+def test_the_wheel_holds_every_statement_and_preset_and_no_tests_or_benchmarks(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {Path(n).name for n in names if n.startswith("rl_assets/sql/")}
     assert shipped == {p.name for p in (REPO_ROOT / "sql").glob("*.sql")}
     assert len(shipped) >= 10
+    presets = {
+        n.removeprefix("rl_assets/formats/presets/") for n in names if n.startswith("rl_assets/formats/presets/")
+    }
+    folder = REPO_ROOT / "rl_assets" / "formats" / "presets"
+    assert presets == {str(p.relative_to(folder)) for p in folder.rglob("*.yaml")}
+    assert {"contract.yaml", "yfinance.yaml", "prices/contract.yaml"} <= presets
     packages = {n.split("/")[0] for n in names} - {n.split("/")[0] for n in names if ".dist-info/" in n}
     assert packages == {"rl_assets"}
     assert not [n for n in names if "rl_assets_tests" in n or "rl_assets_bench" in n]
