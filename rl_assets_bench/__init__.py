@@ -31,6 +31,7 @@ SCALES = ("small", "full")
 
 BENCHMARKS: dict[str, str] = {
     "archive": "rl_assets_bench.archive:run",
+    "formats": "rl_assets_bench.formats:run",
     "technicals": "rl_assets_bench.technicals:run",
     "dataset": "rl_assets_bench.dataset:run",
     "models": "rl_assets_bench.models:run",
