@@ -293,8 +293,10 @@ def test_iv_and_greeks_refuses_bad_input_by_name():
         iv_and_greeks(good.drop(columns="ask"), 0.04, 0.0)
     with pytest.raises(ValueError, match="option_type must be 'call' or 'put'; got \\['C'\\]"):
         iv_and_greeks(good.assign(option_type="C"), 0.04, 0.0)
-    with pytest.raises(ValueError, match="rate must be a finite number"):
+    with pytest.raises(ValueError, match="rate must be finite"):
         iv_and_greeks(good, np.nan, 0.0)
+    with pytest.raises(ValueError, match=r"numbers or one per row \(1 rows\)"):
+        iv_and_greeks(good, 0.04, [0.0, 0.01])
     with pytest.raises(ValueError, match="1 rows lack a quote_time or an expiration"):
         iv_and_greeks(good.assign(expiration=None), 0.04, 0.0)
 
@@ -332,19 +334,20 @@ def test_computed_greeks_use_the_synthetic_markets_time_to_expiry():
     chain = market.chain("2025-03-14")
     assert dt.date(2025, 4, 17) in set(chain["expiration"])
     np.testing.assert_allclose(years_to_expiry(chain["quote_time"], chain["expiration"]) * 365, chain["dte"], atol=1e-9)
-    div_yield = dict(zip(market.tickers, market.params.div_yield.tolist(), strict=True))
-    for ticker, rows in chain.groupby("underlying"):
-        out = iv_and_greeks(rows.assign(**dict.fromkeys(GREEKS, np.nan)), RISK_FREE_RATE, div_yield[ticker]).frame
-        assert (out["greeks_source"] == "computed").all() and (out["iv_source"] == "vendor").all()
-        model = bsm_price_and_greeks(
-            (rows["option_type"] == "call").to_numpy(), rows["underlying_price"], rows["strike"],
-            rows["dte"] / 365.0, RISK_FREE_RATE, div_yield[ticker], rows["implied_volatility"],
-        )  # fmt: skip
-        for g in GREEKS:
-            np.testing.assert_allclose(out[g], model[g], rtol=1e-12, atol=1e-15, err_msg=f"{ticker} {g}")
-            # And the chain's own greeks, from its unrounded spot and IV (it stores 4 and 6
-            # decimals): close, not equal (a $2 stock's deep ITM delta moves 4e-5).
-            np.testing.assert_allclose(out[g], rows[g], rtol=1e-3, atol=1e-4, err_msg=f"{ticker} {g}")
+    # Each underlying's own dividend yield, one per row (three of seed 23's five pay one).
+    div_yield = chain["underlying"].map(dict(zip(market.tickers, market.params.div_yield.tolist(), strict=True)))
+    assert div_yield.nunique() == 4
+    out = iv_and_greeks(chain.assign(**dict.fromkeys(GREEKS, np.nan)), RISK_FREE_RATE, div_yield).frame
+    assert (out["greeks_source"] == "computed").all() and (out["iv_source"] == "vendor").all()
+    model = bsm_price_and_greeks(
+        (chain["option_type"] == "call").to_numpy(), chain["underlying_price"], chain["strike"],
+        chain["dte"] / 365.0, RISK_FREE_RATE, div_yield, chain["implied_volatility"],
+    )  # fmt: skip
+    for g in GREEKS:
+        np.testing.assert_allclose(out[g], model[g], rtol=1e-12, atol=1e-15, err_msg=g)
+        # And the chain's own greeks, from its unrounded spot and IV (it stores 4 and 6
+        # decimals): close, not equal (a $2 stock's deep ITM delta moves 4e-5).
+        np.testing.assert_allclose(out[g], chain[g], rtol=1e-3, atol=1e-4, err_msg=g)
 
 
 # ---- the real VXX chain -------------------------------------------------------------------------
