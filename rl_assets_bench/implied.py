@@ -78,7 +78,11 @@ def setup(data_path: str, contracts: int) -> dict:
         }
     )
     pd.to_pickle({"frame": frame, "vol": vol, "tau": tau}, data_path)
-    return {"contracts": contracts, "calls": int(is_call.sum()), "tau_days": [int(tau.min() * 365), int(tau.max() * 365)]}
+    return {
+        "contracts": contracts,
+        "calls": int(is_call.sum()),
+        "tau_days": [int(tau.min() * 365), int(tau.max() * 365)],
+    }
 
 
 def _load(data_path: str):
@@ -137,7 +141,9 @@ def time_vollib(data_path: str, sample: int) -> dict:
 
     def loop() -> list:
         out = []
-        for p, c, s, k, t in zip(price.tolist(), is_call.tolist(), spot.tolist(), strike.tolist(), tau.tolist()):
+        for p, c, s, k, t in zip(
+            price.tolist(), is_call.tolist(), spot.tolist(), strike.tolist(), tau.tolist(), strict=True
+        ):
             flag = "c" if c else "p"
             try:
                 v = implied_volatility(p, s, k, t, RATE, DIV_YIELD, flag)
@@ -192,13 +198,17 @@ def time_quantlib(data_path: str, sample: int) -> dict:
 
     def loop() -> list:
         out = []
-        for p, c, s, k, t in zip(price.tolist(), is_call.tolist(), spot.tolist(), strike.tolist(), tau.tolist()):
+        for p, c, s, k, t in zip(
+            price.tolist(), is_call.tolist(), spot.tolist(), strike.tolist(), tau.tolist(), strict=True
+        ):
             vol_quote = ql.SimpleQuote(0.2)
             process = ql.BlackScholesMertonProcess(
                 ql.QuoteHandle(ql.SimpleQuote(s)),
                 div_curve,
                 rate_curve,
-                ql.BlackVolTermStructureHandle(ql.BlackConstantVol(today, ql.NullCalendar(), ql.QuoteHandle(vol_quote), dc)),
+                ql.BlackVolTermStructureHandle(
+                    ql.BlackConstantVol(today, ql.NullCalendar(), ql.QuoteHandle(vol_quote), dc)
+                ),
             )
             option = ql.EuropeanOption(
                 ql.PlainVanillaPayoff(ql.Option.Call if c else ql.Option.Put, k),
@@ -247,16 +257,17 @@ def summarise(scale: str, prepared: dict, ours_runs: list[dict], vollib: dict, q
     agreement = vollib["max_abs_iv_diff_pinned"]
     summary = [
         f"implied: iv_and_greeks on {fmt_int(contracts)} contracts: {seconds:.2f} s (median of {REPEATS}; "
-        f"runs {', '.join(f'{r['seconds']:.2f}' for r in ours_runs)} s), peak RSS "
+        f"runs {', '.join(f'{r["seconds"]:.2f}' for r in ours_runs)} s), peak RSS "
         f"{max(r['peak_rss_mb'] for r in ours_runs):,.0f} MB; computed IV {fmt_int(summary_counts['computed_iv'])}, "
         f"no IV: {', '.join(f'{k[6:]} {v}' for k, v in summary_counts.items() if k.startswith('no_iv_')) or 'none'}",
         f"  vollib per contract (Let's Be Rational + 5 analytical greeks, {fmt_int(vollib['sample'])} timed, "
         f"extrapolated): {vollib['per_contract_us']:.1f} us -> {vollib_s:,.0f} s for {fmt_int(contracts)}; "
         f"{vollib_s / seconds:,.0f}x slower",
         f"  QuantLib per contract (impliedVolatility + engine greeks, {fmt_int(quantlib['sample'])} timed, "
-        f"extrapolated): {quantlib['per_contract_us']:.1f} us -> {quantlib_s:,.0f} s; {quantlib_s / seconds:,.0f}x slower",
-        f"  agreement with vollib on the sample: max |IV diff| {agreement:.1e} on the {fmt_int(vollib['pinned'])} quotes "
-        f"that pin IV to 1e-6 (median {vollib['median_abs_iv_diff_pinned']:.1e}); over all "
+        f"extrapolated): {quantlib['per_contract_us']:.1f} us -> {quantlib_s:,.0f} s; "
+        f"{quantlib_s / seconds:,.0f}x slower",
+        f"  agreement with vollib on the sample: max |IV diff| {agreement:.1e} on the "
+        f"{fmt_int(vollib['pinned'])} quotes that pin IV to 1e-6 (median {vollib['median_abs_iv_diff_pinned']:.1e}); over all "
         f"{fmt_int(vollib['solved_both'])} solved by both {vollib['max_abs_iv_diff_all_solved']:.1e}; refused by "
         f"vollib only {vollib['refused_by_vollib_only']}, by ours only {vollib['refused_by_ours_only']}; greeks max "
         f"|diff| {vollib['max_abs_greek_diff_pinned']:.1e}; QuantLib median |IV diff| "

@@ -72,7 +72,10 @@ def test_agrees_with_lets_be_rational_on_a_grid_in_one_vectorised_call():
     price = model["price"]
     ours, reason = implied_volatility(price, is_call, SPOT, strike, tau, rate, div_yield)
     theirs = np.array(
-        [_lets_be_rational(*args) for args in zip(price, is_call, [SPOT] * len(price), strike, tau, rate, div_yield)]
+        [
+            _lets_be_rational(*args)
+            for args in zip(price, is_call, [SPOT] * len(price), strike, tau, rate, div_yield, strict=True)
+        ]
     )
     # A quote pins its IV to 1e-6 only where moving the vol by 1e-6 moves the price by many
     # ulps; elsewhere (a deep in-the-money option whose time value is below the price's last
@@ -113,7 +116,9 @@ def test_agrees_with_lets_be_rational_on_random_market_quotes():
     vol = rng.uniform(0.05, 1.5, n)
     price = np.round(bsm_price_and_greeks(is_call, spot, strike, tau, rate, div_yield, vol)["price"], 2)
     ours, reason = implied_volatility(price, is_call, spot, strike, tau, rate, div_yield)
-    theirs = np.array([_lets_be_rational(*a) for a in zip(price, is_call, spot, strike, tau, rate, div_yield)])
+    theirs = np.array(
+        [_lets_be_rational(*a) for a in zip(price, is_call, spot, strike, tau, rate, div_yield, strict=True)]
+    )
     vega = bsm_price_and_greeks(is_call, spot, strike, tau, rate, div_yield, np.where(ours > 0, ours, vol))["vega"]
     pinned = np.isfinite(theirs) & (vega * 100.0 * TOLERANCE > 1e3 * np.spacing(np.maximum(price, 1e-300)))
     assert pinned.sum() > 0.8 * n

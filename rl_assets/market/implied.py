@@ -396,9 +396,7 @@ def iv_and_greeks(frame: pd.DataFrame, rate: float, div_yield: float) -> IvAndGr
     compute = ~has_vendor_greeks & np.isfinite(iv) & (tau > 0) & (spot > 0)
     if compute.any():
         idx = np.flatnonzero(compute)
-        model = bsm_price_and_greeks(
-            is_call[idx], spot[idx], strike[idx], tau[idx], rate[idx], div_yield[idx], iv[idx]
-        )
+        model = bsm_price_and_greeks(is_call[idx], spot[idx], strike[idx], tau[idx], rate[idx], div_yield[idx], iv[idx])
         for g in GREEKS:
             greeks[g][idx] = model[g]
 
