@@ -171,6 +171,16 @@ def test_agrees_with_quantlib_implied_volatility_on_a_sample():
     [
         # Call worth less than S e^{-q tau} - K e^{-r tau} (~10.2 here): no vol gives it.
         (9.0, True, 110.0, 100.0, 0.5, NoIv.BELOW_INTRINSIC),
+        # A deep in-the-money call 2 days out: its time value (~1e-60) is lost in the price's
+        # rounding, which lands 2 ulps above the intrinsic value; any vol reproduces it.
+        (
+            float(bsm_price_and_greeks(True, 100.0, 60.0, 2 / 365, 0.01, 0.0, 0.2)["price"]),
+            True,
+            100.0,
+            60.0,
+            2 / 365,
+            NoIv.BELOW_INTRINSIC,
+        ),
         # Put below its forward intrinsic value.
         (8.0, False, 90.0, 100.0, 0.5, NoIv.BELOW_INTRINSIC),
         # A call at or above the discounted spot, a put at or above the discounted strike.
@@ -186,7 +196,9 @@ def test_agrees_with_quantlib_implied_volatility_on_a_sample():
 )
 def test_unsolvable_quotes_get_nan_and_their_reason(price, is_call, spot, strike, tau, expected):
     # Beside a solvable quote, so the reasons are per element, not per call.
-    vol, reason = implied_volatility([price, 5.0], [is_call, True], [spot, 100.0], strike, [tau, 0.5], 0.01, 0.0)
+    vol, reason = implied_volatility(
+        [price, 5.0], [is_call, True], [spot, 100.0], [strike, 100.0], [tau, 0.5], 0.01, 0.0
+    )
     assert np.isnan(vol[0]) and reason[0] == expected
     assert np.isfinite(vol[1]) and reason[1] is None
 

@@ -82,7 +82,7 @@ class NoIv(enum.StrEnum):
     CROSSED_QUOTE = "crossed_quote"  # ask below bid: a data error, not a price
     NO_UNDERLYING_PRICE = "no_underlying_price"  # underlying price missing or <= 0
     EXPIRED = "expired"  # no time left: quote_time at or after the expiration session's close
-    BELOW_INTRINSIC = "below_intrinsic"  # price at or below the discounted forward intrinsic value
+    BELOW_INTRINSIC = "below_intrinsic"  # price at (to 64 ulps) or below the forward intrinsic value
     ABOVE_MAXIMUM = "above_maximum"  # call >= spot e^{-q tau}, put >= strike e^{-r tau}
     NOT_CONVERGED = "not_converged"  # the solver's backstop; never seen on a valid quote
 
@@ -139,8 +139,8 @@ def _upper_objective(x, s):
 def _newton(objective, x, target, s, lo, hi):
     """Safeguarded Newton on objective(x, s) = target, all contracts at once; returns (s, converged).
     [lo, hi] brackets the root (hi may be inf); a step that would leave it bisects instead.
-    A contract stops once its Newton step is below _STEP_TOLERANCE relative: with quadratic
-    convergence the step it then takes leaves an error far below that."""
+    A contract stops once its Newton step is below _STEP_TOLERANCE relative (with quadratic
+    convergence the step it then takes leaves an error far below that) or its bracket is."""
     s, lo, hi = s.copy(), lo.copy(), hi.copy()
     converged = np.zeros(len(s), dtype=bool)
     active = np.arange(len(s))
@@ -157,7 +157,10 @@ def _newton(objective, x, target, s, lo, hi):
         la = np.where(above, la, sa)
         step = -error / slope
         proposal = sa + step
-        done = np.abs(step) <= _STEP_TOLERANCE * sa
+        # Done when the Newton step is tiny, or when the bracket is: where the objective's own
+        # rounding noise (near the money, far below s_c) outweighs a 1e-12 step, bisections
+        # close the bracket instead.
+        done = (np.abs(step) <= _STEP_TOLERANCE * sa) | (ha - la <= _STEP_TOLERANCE * sa)
         outside = ~done & (~((proposal > la) & (proposal < ha)) | ~np.isfinite(proposal))
         bisect = np.where(np.isfinite(ha), 0.5 * (la + ha), 2.0 * la)
         s[active], lo[active], hi[active] = np.where(outside, bisect, proposal), la, ha
@@ -180,9 +183,11 @@ def _normalised_implied_s(x, beta):
         if lower.any():
             xl, bl = x[lower], beta[lower]
             target = -xl / np.sqrt(-2.0 * np.log(bl))
-            # ln b < -x^2/(2 s^2), so the objective is below s everywhere and the root is above
-            # its own target value: a start and lower bound.
-            start = np.minimum(target, s_c[lower])
+            # Two lower bounds of the root, each tight at one end: ln b < -x^2/(2 s^2), so the
+            # objective is below s and the root above the target value (tight far out of the
+            # money); b(x, s) <= b(0, s) = 2 N(s/2) - 1, so the root is above the at-the-money
+            # s for beta (tight near the money, where ln b ~ ln s hardly depends on x).
+            start = np.minimum(np.maximum(target, 2.0 * ndtri(0.5 * (1.0 + bl))), s_c[lower])
             s[lower], converged[lower] = _newton(_lower_objective, xl, target, start, start, s_c[lower])
         upper = ~lower
         if upper.any():
@@ -215,7 +220,7 @@ def implied_volatility(price, is_call, spot, strike, tau, rate, div_yield) -> tu
     NO_QUOTE (price missing or <= 0), NO_UNDERLYING_PRICE (spot missing or <= 0), EXPIRED
     (tau <= 0), ABOVE_MAXIMUM (call price >= spot e^{-q tau}, put price >= strike e^{-r tau}),
     BELOW_INTRINSIC (price at or below the discounted forward intrinsic value, where no positive
-    volatility reproduces it). Raises ValueError on a non-boolean is_call, a strike that is not
+    volatility reproduces it, or above it by no more than the price's rounding: 64 ulps). Raises ValueError on a non-boolean is_call, a strike that is not
     finite and > 0, a NaN tau, or a rate or dividend yield that is not finite.
     """
     vol, code = _implied_volatility_codes(price, is_call, spot, strike, tau, rate, div_yield)
@@ -260,7 +265,9 @@ def _implied_volatility_codes(price, is_call, spot, strike, tau, rate, div_yield
         beta_otm = beta - intrinsic
         # The most an option is worth: a call the forward (S e^{-q tau} discounted), a put the strike.
         above = beta >= np.where(c, np.exp(half), np.exp(-half))
-        below = ~above & (beta_otm <= 0)
+        # At the intrinsic value to within the price's own rounding counts as at it: a time value
+        # of a few ulps is noise, and any vol in a wide range reproduces it.
+        below = ~above & (beta_otm <= 64.0 * np.spacing(beta))
         code[ok[above]] = _CODE[NoIv.ABOVE_MAXIMUM]
         code[ok[below]] = _CODE[NoIv.BELOW_INTRINSIC]
         solvable = ~(above | below)
