@@ -17,7 +17,7 @@ to s itself there (ln b ~ -x^2 / (2 s^2)), with ln b computed through erfcx so t
 out-of-the-money prices neither underflow nor lose their digits; above it, on ln(e^{x/2} - b),
 computed as a sum of positive terms so that prices near the maximum keep theirs. Each contract
 keeps a bracket around its root, and a step that would leave it bisects instead. A contract stops
-once its Newton step is below 1e-12 of s: 5-8 steps below s_c, 3-5 above, measured over 1.5M
+once its Newton step (or its bracket) is below 1e-12 of s: 5-7 steps below s_c, 3-5 above, over 1.5M
 quotes; the tests check the result against vollib's Let's Be Rational and QuantLib.
 
 An unsolvable quote gets NaN and a reason (`NoIv`), never a made-up number. Greeks come from
