@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, str] = {
     "archive": "rl_assets_bench.archive:run",
     "formats": "rl_assets_bench.formats:run",
     "technicals": "rl_assets_bench.technicals:run",
+    "implied": "rl_assets_bench.implied:run",
     "dataset": "rl_assets_bench.dataset:run",
     "models": "rl_assets_bench.models:run",
     "scale": "rl_assets_bench.scale:run",

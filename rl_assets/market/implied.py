@@ -11,14 +11,14 @@ The solver works on the normalised Black price of the out-of-the-money option, a
     x = ln(F / K) <= 0,   s = vol * sqrt(tau),   beta = undiscounted OTM price / sqrt(F K)
     b(x, s) = e^{x/2} N(x/s + s/2) - e^{-x/2} N(x/s - s/2),   0 < beta < e^{x/2}
 
-b rises with s from 0 to e^{x/2} and has one inflection point, s_c = sqrt(2|x|). Below it
-(beta <= b(x, s_c)) Newton runs on ln b, computed with erfcx so that far out-of-the-money prices
-neither underflow nor lose their digits; above it, on ln(e^{x/2} - b), computed as a sum of
-positive terms. Both objectives are concave in s, so from the starting points below Newton
-converges monotonically after at most one overshoot, and a per-contract bracket turns any step
-that would leave it into a bisection. Every contract iterates until its step is below a few ulps
-of s (typically 3-6 steps), with a hard cap; the tests check the result against vollib's
-Let's Be Rational and QuantLib.
+b rises with s from 0 to e^{x/2} and has one inflection point, s_c = sqrt(2|x|), which splits
+the quotes in two. Below it (beta <= b(x, s_c)) Newton runs on |x| / sqrt(-2 ln b), which is close
+to s itself there (ln b ~ -x^2 / (2 s^2)), with ln b computed through erfcx so that far
+out-of-the-money prices neither underflow nor lose their digits; above it, on ln(e^{x/2} - b),
+computed as a sum of positive terms so that prices near the maximum keep theirs. Each contract
+keeps a bracket around its root, and a step that would leave it bisects instead. A contract stops
+once its Newton step (or its bracket) is below 1e-12 of s: 5-7 steps below s_c, 3-5 above, over 1.5M
+quotes; the tests check the result against vollib's Let's Be Rational and QuantLib.
 
 An unsolvable quote gets NaN and a reason (`NoIv`), never a made-up number. Greeks come from
 `bsm_price_and_greeks`, in its units (theta per calendar day, vega and rho per 1 point).
@@ -82,7 +82,7 @@ class NoIv(enum.StrEnum):
     CROSSED_QUOTE = "crossed_quote"  # ask below bid: a data error, not a price
     NO_UNDERLYING_PRICE = "no_underlying_price"  # underlying price missing or <= 0
     EXPIRED = "expired"  # no time left: quote_time at or after the expiration session's close
-    BELOW_INTRINSIC = "below_intrinsic"  # price at or below the discounted forward intrinsic value
+    BELOW_INTRINSIC = "below_intrinsic"  # price at (to 64 ulps) or below the forward intrinsic value
     ABOVE_MAXIMUM = "above_maximum"  # call >= spot e^{-q tau}, put >= strike e^{-r tau}
     NOT_CONVERGED = "not_converged"  # the solver's backstop; never seen on a valid quote
 
@@ -139,8 +139,8 @@ def _upper_objective(x, s):
 def _newton(objective, x, target, s, lo, hi):
     """Safeguarded Newton on objective(x, s) = target, all contracts at once; returns (s, converged).
     [lo, hi] brackets the root (hi may be inf); a step that would leave it bisects instead.
-    A contract stops once its Newton step is below _STEP_TOLERANCE relative: with quadratic
-    convergence the step it then takes leaves an error far below that."""
+    A contract stops once its Newton step is below _STEP_TOLERANCE relative (with quadratic
+    convergence the step it then takes leaves an error far below that) or its bracket is."""
     s, lo, hi = s.copy(), lo.copy(), hi.copy()
     converged = np.zeros(len(s), dtype=bool)
     active = np.arange(len(s))
@@ -157,7 +157,10 @@ def _newton(objective, x, target, s, lo, hi):
         la = np.where(above, la, sa)
         step = -error / slope
         proposal = sa + step
-        done = np.abs(step) <= _STEP_TOLERANCE * sa
+        # Done when the Newton step is tiny, or when the bracket is: where the objective's own
+        # rounding noise (near the money, far below s_c) outweighs a 1e-12 step, bisections
+        # close the bracket instead.
+        done = (np.abs(step) <= _STEP_TOLERANCE * sa) | (ha - la <= _STEP_TOLERANCE * sa)
         outside = ~done & (~((proposal > la) & (proposal < ha)) | ~np.isfinite(proposal))
         bisect = np.where(np.isfinite(ha), 0.5 * (la + ha), 2.0 * la)
         s[active], lo[active], hi[active] = np.where(outside, bisect, proposal), la, ha
@@ -180,9 +183,11 @@ def _normalised_implied_s(x, beta):
         if lower.any():
             xl, bl = x[lower], beta[lower]
             target = -xl / np.sqrt(-2.0 * np.log(bl))
-            # ln b < -x^2/(2 s^2), so the objective is below s everywhere and the root is above
-            # its own target value: a start and lower bound.
-            start = np.minimum(target, s_c[lower])
+            # Two lower bounds of the root, each tight at one end: ln b < -x^2/(2 s^2), so the
+            # objective is below s and the root above the target value (tight far out of the
+            # money); b(x, s) <= b(0, s) = 2 N(s/2) - 1, so the root is above the at-the-money
+            # s for beta (tight near the money, where ln b ~ ln s hardly depends on x).
+            start = np.minimum(np.maximum(target, 2.0 * ndtri(0.5 * (1.0 + bl))), s_c[lower])
             s[lower], converged[lower] = _newton(_lower_objective, xl, target, start, start, s_c[lower])
         upper = ~lower
         if upper.any():
@@ -215,7 +220,7 @@ def implied_volatility(price, is_call, spot, strike, tau, rate, div_yield) -> tu
     NO_QUOTE (price missing or <= 0), NO_UNDERLYING_PRICE (spot missing or <= 0), EXPIRED
     (tau <= 0), ABOVE_MAXIMUM (call price >= spot e^{-q tau}, put price >= strike e^{-r tau}),
     BELOW_INTRINSIC (price at or below the discounted forward intrinsic value, where no positive
-    volatility reproduces it). Raises ValueError on a non-boolean is_call, a strike that is not
+    volatility reproduces it, or above it by no more than the price's rounding: 64 ulps). Raises ValueError on a non-boolean is_call, a strike that is not
     finite and > 0, a NaN tau, or a rate or dividend yield that is not finite.
     """
     vol, code = _implied_volatility_codes(price, is_call, spot, strike, tau, rate, div_yield)
@@ -260,7 +265,9 @@ def _implied_volatility_codes(price, is_call, spot, strike, tau, rate, div_yield
         beta_otm = beta - intrinsic
         # The most an option is worth: a call the forward (S e^{-q tau} discounted), a put the strike.
         above = beta >= np.where(c, np.exp(half), np.exp(-half))
-        below = ~above & (beta_otm <= 0)
+        # At the intrinsic value to within the price's own rounding counts as at it: a time value
+        # of a few ulps is noise, and any vol in a wide range reproduces it.
+        below = ~above & (beta_otm <= 64.0 * np.spacing(beta))
         code[ok[above]] = _CODE[NoIv.ABOVE_MAXIMUM]
         code[ok[below]] = _CODE[NoIv.BELOW_INTRINSIC]
         solvable = ~(above | below)
@@ -279,32 +286,44 @@ def expiration_close_utc(expirations) -> pd.DatetimeIndex:
     before the expiration date (so a Saturday-dated monthly, the pre-2015 convention, ends on the
     Friday; a holiday moves it to the session before; early closes are 13:00), as UTC timestamps.
     Dates beyond the calendar's range (long-dated LEAPS) take 16:00 New York on the date, or on
-    the Friday before when it falls on a weekend. One calendar lookup per distinct date."""
+    the Friday before when it falls on a weekend. NaT where the date is missing."""
+    return pd.DatetimeIndex(_expiration_close_ns(expirations)).tz_localize("UTC")
+
+
+def _expiration_close_ns(expirations) -> np.ndarray:
+    """expiration_close_utc as int64 nanoseconds since the epoch (UTC): one calendar lookup per
+    distinct date, so a full market's 1.5M rows cost a factorize, not 1.5M date conversions."""
     from rl_assets import calendar
 
-    dates = pd.DatetimeIndex(pd.to_datetime(np.asarray(expirations, dtype=object))).normalize()
-    distinct = dates.dropna().unique()
+    codes, distinct = pd.factorize(pd.Series(np.asarray(expirations, dtype=object)), use_na_sentinel=True)
     cal = calendar.nyse()
     closes = []
-    for day in distinct:
+    for day in pd.to_datetime(pd.Series(distinct, dtype=object)).dt.normalize():
         if cal.first_session <= day <= cal.last_session:
             closes.append(cal.session_close(cal.date_to_session(day, direction="previous")))
         else:
             friday = day - pd.Timedelta(days=max(day.weekday() - 4, 0))
             closes.append(pd.Timestamp(dt.datetime.combine(friday.date(), _REGULAR_CLOSE), tz=calendar.TIMEZONE))
-    # One entry past the closes for a missing date (get_indexer's -1): NaT.
-    table = pd.DatetimeIndex(pd.to_datetime([*closes, pd.NaT], utc=True))
-    return table[distinct.get_indexer(dates)]
+    # One entry past the closes for a missing date (factorize's -1): NaT.
+    table = np.array([c.as_unit("ns").value for c in closes] + [np.iinfo(np.int64).min], dtype=np.int64)
+    return table[codes]
+
+
+def _utc_ns(timestamps) -> np.ndarray:
+    """Timestamps (tz-aware, or naive taken as UTC) as int64 nanoseconds since the epoch."""
+    series = pd.to_datetime(pd.Series(timestamps), utc=True)
+    return series.dt.as_unit("ns").array.asi8
 
 
 def years_to_expiry(quote_time, expiration) -> np.ndarray:
     """tau in years of 365 days, from each quote_time (UTC) to its expiration's close
-    (`expiration_close_utc`). For a quote stamped at a session's close and a regular-hours
-    expiration this is (expiration - quote date).days / 365: the synthetic market's tau."""
-    quote = pd.DatetimeIndex(pd.to_datetime(np.asarray(quote_time), utc=True))
-    close = expiration_close_utc(expiration)
-    seconds = (close - quote).total_seconds()
-    return np.asarray(seconds, dtype=np.float64) / (_YEAR_DAYS * 86_400.0)
+    (`expiration_close_utc`); NaN where either is missing. For a quote stamped at a session's
+    close and a regular-hours expiration this is (expiration - quote date).days / 365: the
+    synthetic market's tau."""
+    quote, close = _utc_ns(quote_time), _expiration_close_ns(expiration)
+    missing = (quote == np.iinfo(np.int64).min) | (close == np.iinfo(np.int64).min)
+    seconds = (close - quote) / 1e9
+    return np.where(missing, np.nan, seconds / (_YEAR_DAYS * 86_400.0))
 
 
 def iv_and_greeks(frame: pd.DataFrame, rate: float, div_yield: float) -> IvAndGreeks:
@@ -313,7 +332,9 @@ def iv_and_greeks(frame: pd.DataFrame, rate: float, div_yield: float) -> IvAndGr
     `frame` has INPUT_COLUMNS: contract_symbol, option_type ('call'/'put'), strike, expiration
     (date), quote_time (UTC), bid, ask, underlying_price, and the vendor's implied_volatility,
     delta, gamma, theta, vega, rho (NULL where the vendor has none, placeholders already NULLed
-    by the chain format). `rate` and `div_yield` are annual, continuously compounded decimals.
+    by the chain format; an IV <= 0 counts as none). `rate` and `div_yield` are annual,
+    continuously compounded decimals: one number for every row, or one per row (e.g. each
+    underlying's dividend yield).
 
     Rules, per row:
     - IV: the vendor's where present (iv_source 'vendor'); else solved from the mid,
@@ -334,16 +355,20 @@ def iv_and_greeks(frame: pd.DataFrame, rate: float, div_yield: float) -> IvAndGr
     missing = [c for c in INPUT_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"iv_and_greeks: input lacks columns {missing}")
+    n = len(frame)
+    try:
+        rate, div_yield = (np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for v in (rate, div_yield))
+    except ValueError as err:
+        raise ValueError(f"iv_and_greeks: rate and div_yield must be numbers or one per row ({n} rows)") from err
     for name, value in (("rate", rate), ("div_yield", div_yield)):
-        if not np.isfinite(value):
-            raise ValueError(f"iv_and_greeks: {name} must be a finite number, got {value!r}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"iv_and_greeks: {name} must be finite; got {value[~np.isfinite(value)][:3]}")
     option_type = frame["option_type"]
     bad_type = ~option_type.isin(["call", "put"])
     if bad_type.any():
         raise ValueError(
             f"iv_and_greeks: option_type must be 'call' or 'put'; got {sorted(set(option_type[bad_type].astype(str)))}"
         )
-    n = len(frame)
 
     def numbers(column: str) -> np.ndarray:
         return pd.to_numeric(frame[column], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -363,7 +388,7 @@ def iv_and_greeks(frame: pd.DataFrame, rate: float, div_yield: float) -> IvAndGr
     if len(need):
         b, a = bid[need], ask[need]
         solved, why = _implied_volatility_codes(
-            0.5 * (b + a), is_call[need], spot[need], strike[need], tau[need], rate, div_yield
+            0.5 * (b + a), is_call[need], spot[need], strike[need], tau[need], rate[need], div_yield[need]
         )
         # The quote's own faults first: the solver sees only a mid.
         no_quote = ~(b > 0) | ~(a > 0)
@@ -378,7 +403,7 @@ def iv_and_greeks(frame: pd.DataFrame, rate: float, div_yield: float) -> IvAndGr
     compute = ~has_vendor_greeks & np.isfinite(iv) & (tau > 0) & (spot > 0)
     if compute.any():
         idx = np.flatnonzero(compute)
-        model = bsm_price_and_greeks(is_call[idx], spot[idx], strike[idx], tau[idx], rate, div_yield, iv[idx])
+        model = bsm_price_and_greeks(is_call[idx], spot[idx], strike[idx], tau[idx], rate[idx], div_yield[idx], iv[idx])
         for g in GREEKS:
             greeks[g][idx] = model[g]
 
@@ -386,8 +411,8 @@ def iv_and_greeks(frame: pd.DataFrame, rate: float, div_yield: float) -> IvAndGr
     greeks_source = np.where(has_vendor_greeks, SOURCE_VENDOR, np.where(compute, SOURCE_COMPUTED, None))
     out = pd.DataFrame(
         {
-            "contract_symbol": frame["contract_symbol"].to_numpy(),
-            "quote_time": frame["quote_time"].to_numpy(),
+            "contract_symbol": frame["contract_symbol"],
+            "quote_time": frame["quote_time"],
             "implied_volatility": iv,
             **greeks,
             "iv_source": iv_source,
