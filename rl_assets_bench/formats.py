@@ -59,7 +59,8 @@ CREATE OR REPLACE TABLE "{DATASET}"."hod_chain" AS SELECT
     underlying, underlying_price AS underlying_last, 'W' AS exchange, contract_symbol AS optionroot,
     '' AS optionext, option_type AS type, strftime(expiration, '%m/%d/%Y') AS expiration,
     strftime(quote_time AT TIME ZONE 'America/New_York', '%m/%d/%Y') AS quotedate, strike, last, bid, ask,
-    volume, open_interest AS openinterest, implied_volatility AS impliedvol, delta, gamma, theta, vega,
+    volume, open_interest AS openinterest, implied_volatility AS impliedvol, delta,
+    gamma * 100 AS gamma, theta * 100 AS theta, vega * 100 AS vega,  -- per 100-share contract, as the vendor
     '' AS optionalias
 FROM "{DATASET}"."options_chain"
 """
