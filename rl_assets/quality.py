@@ -41,8 +41,8 @@ INTRINSIC_TOLERANCE = 0.01
 # value (a European call on a stock without dividends is worth at least S - K exp(-r T) >= S - K).
 CARRY_RATE = 0.06
 # A vendor's stand-in where its solver found no IV: the real VXX file (HistoricalOptionData layout)
-# writes 0.01 with all greeks zero on 310 deep in-the-money rows, Yahoo 0 or 1e-5 (both with the
-# ask below intrinsic: no volatility reproduces the quote). No listed option trades at 1% a year:
+# writes 0.01 with all greeks zero on 310 in-the-money rows (216 with the ask below intrinsic
+# value), Yahoo 0 or 1e-5 (each with the ask below intrinsic: no volatility reproduces the quote). No listed option trades at 1% a year:
 # the lowest IV on five stocks' surfaces over 2023 (qmoms) is 11.5%. So an IV in (0, 0.01] is a
 # placeholder (0 itself is out of range: iv_in_range).
 PLACEHOLDER_IV = 0.01
@@ -246,12 +246,9 @@ def universe_by_day(
     """Each day's universe: the members `held` (date, member pairs) has in the
     UNIVERSE_LOOKBACK_DAYS calendar days up to and including the day. `held` must reach back that
     far before the first day."""
-    dates = pd.to_datetime(held[date_column]).dt.date
-    universe = {}
-    for day in days:
-        window = (dates >= day - dt.timedelta(days=UNIVERSE_LOOKBACK_DAYS)) & (dates <= day)
-        universe[day] = sorted(set(held.loc[window.to_numpy(), member_column]))
-    return universe
+    by_date = held.groupby(pd.to_datetime(held[date_column]).dt.date)[member_column].agg(set).to_dict()
+    lookback = [dt.timedelta(days=n) for n in range(UNIVERSE_LOOKBACK_DAYS + 1)]
+    return {day: sorted(set().union(*(by_date.get(day - back, set()) for back in lookback))) for day in days}
 
 
 def _coverage_rule(

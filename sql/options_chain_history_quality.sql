@@ -1,7 +1,8 @@
 -- Data-quality counts per archived trading date, for the asset checks.
 WITH bounded AS (
     SELECT
-        *,
+        snapshot_date, option_type, strike, expiration, bid, ask, mid, last, underlying_price,
+        implied_volatility, delta, gamma, theta, vega, rho,
         -- The lowest price a contract may show (options_chain_history_problem_rows.sql has the same):
         -- a call's intrinsic value; a put's less the carry a European put may show (quality.CARRY_RATE).
         CASE option_type
