@@ -42,9 +42,9 @@ INTRINSIC_TOLERANCE = 0.01
 CARRY_RATE = 0.06
 # A vendor's stand-in where its solver found no IV: the real VXX file (HistoricalOptionData layout)
 # writes 0.01 with all greeks zero on 310 in-the-money rows (216 with the ask below intrinsic
-# value), Yahoo 0 or 1e-5 (each with the ask below intrinsic: no volatility reproduces the quote). No listed option trades at 1% a year:
-# the lowest IV on five stocks' surfaces over 2023 (qmoms) is 11.5%. So an IV in (0, 0.01] is a
-# placeholder (0 itself is out of range: iv_in_range).
+# value), Yahoo 0 or 1e-5 (each with the ask below intrinsic: no volatility reproduces the quote).
+# No listed option trades at 1% a year: the lowest IV on five stocks' surfaces over 2023 (qmoms) is
+# 11.5%. So an IV in (0, 0.01] is a placeholder (0 itself is out of range: iv_in_range's).
 PLACEHOLDER_IV = 0.01
 # How many offending rows a check names per day and problem in its metadata.
 EXAMPLE_ROWS = 5

@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 
 from rl_assets import calendar, quality
-from rl_assets.archive import archive_chain_frame, write_prices
+from rl_assets.archive import archive_chain_frame, replace_live_chain, write_prices
 from rl_assets.defs.partitions import range_run_tags
 from rl_assets.defs.resources import Warehouse, WarehouseMarketProvider
+from rl_assets.market.synthetic import SyntheticMarket
 from rl_assets.schema import OPTIONS_CHAIN_HISTORY_COLUMNS
+from rl_assets.warehouse.duckdb_backend import open_duckdb
 from rl_assets_tests.code_location import (
     options_chain_history,
     options_chain_history_checks,
@@ -42,7 +44,9 @@ def _chain_outcomes(wh, days: list[dt.date]) -> dict[str, quality.CheckOutcome]:
     outcomes = quality.options_chain_history_outcomes(
         counts,
         wh.query("options_chain_history_underlyings", window),
-        wh.query("options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}),
+        wh.query(
+            "options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}
+        ),
         {},
         days,
         problems,
@@ -95,8 +99,6 @@ def test_a_deep_in_the_money_european_put_below_intrinsic_by_its_carry_is_not_fl
     """The synthetic market prices by BSM (European): its deep in-the-money puts sit below intrinsic
     value by up to the carry on the strike. The check's floor allows that carry, plain intrinsic
     value does not (this day holds such puts)."""
-    from rl_assets.market.synthetic import SyntheticMarket
-
     chain = SyntheticMarket(seed=7, tickers=20).chain(DAY)
     puts = chain[chain["option_type"] == "put"]
     below_intrinsic = puts["ask"] < puts["strike"] - puts["underlying_price"] - quality.INTRINSIC_TOLERANCE
@@ -104,6 +106,32 @@ def test_a_deep_in_the_money_european_put_below_intrinsic_by_its_carry_is_not_fl
     years = (pd.to_datetime(puts["expiration"]) - pd.Timestamp(DAY)).dt.days / 365
     floor = puts["strike"] * np.exp(-quality.CARRY_RATE * years) - puts["underlying_price"]
     assert not (puts["ask"] < floor - quality.INTRINSIC_TOLERANCE).any()
+
+
+def test_the_dagster_checks_carry_the_offending_rows(resources, market):
+    """Through options_chain_history_checks: an ask below intrinsic value fails (ERROR, not blocking),
+    a placeholder IV warns, and both name their rows in the metadata."""
+    chain = market.chain(DAY)
+    call = _in_the_money(chain, "call")
+    chain.loc[call.name, ["bid", "ask"]] = [0.0, call["underlying_price"] - call["strike"] - 1.0]
+    placeholder = sorted(chain["contract_symbol"])[0]
+    chain.loc[chain["contract_symbol"] == placeholder, "implied_volatility"] = 0.01
+    with open_duckdb(resources["warehouse"].duckdb_path, "rl_test") as wh:
+        wh.ensure_tables()
+        replace_live_chain(wh, chain)
+    result = dg.materialize(
+        [options_chain_history, options_chain_history_checks], resources=resources, partition_key=str(DAY)
+    )
+    outcome = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    ask = outcome["ask_not_below_intrinsic"]
+    assert not ask.passed and ask.severity == dg.AssetCheckSeverity.ERROR
+    (row,) = ask.metadata["examples_by_day"].value[str(DAY)]
+    assert row["contract_symbol"] == call["contract_symbol"] and row["ask"] == pytest.approx(row["intrinsic"] - 1.0)
+    iv = outcome["no_placeholder_iv"]
+    assert not iv.passed and iv.severity == dg.AssetCheckSeverity.WARN
+    assert [r["contract_symbol"] for r in iv.metadata["examples_by_day"].value[str(DAY)]] == [placeholder]
+    failed = {name for name, e in outcome.items() if not e.passed}
+    assert failed == {"ask_not_below_intrinsic", "no_placeholder_iv"}
 
 
 # ---- Placeholder IVs and missing greeks
@@ -248,7 +276,9 @@ def test_the_close_check_names_its_rows_and_skips_missing_underlying_prices(ware
     write_prices(warehouse, market.prices(DAY, NEXT_DAY), DAY, NEXT_DAY)
     archive_chain_frame(warehouse, market.chain(DAY), DAY)  # no chain archived for NEXT_DAY
     no_price, split, nan_price = market.tickers[0], market.tickers[1], market.tickers[2]
-    run_statement(warehouse, f"UPDATE options_chain_history SET underlying_price = NULL WHERE underlying = '{no_price}'")
+    run_statement(
+        warehouse, f"UPDATE options_chain_history SET underlying_price = NULL WHERE underlying = '{no_price}'"
+    )
     # NaN was MAX's answer on DuckDB (a 'mismatch') and MIN's on BigQuery before it was left out.
     symbol = sorted(market.chain(DAY).query("underlying == @nan_price")["contract_symbol"])[0]
     _set(warehouse, "underlying_price", "CAST('NaN' AS FLOAT64)", symbol)
