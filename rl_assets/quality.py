@@ -10,7 +10,7 @@ day passes it, and the outcome names the days that did not.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -26,6 +26,40 @@ LABEL_COVERAGE_WARNING = 0.99  # warn when fewer than 99% of a day's candidates 
 # (a 3:2 split is a 33% gap, 4:1 is 75%) and back-adjusted prices (once their cumulative dividend
 # adjustment passes 2%, about a year of a typical payer's dividends) fail.
 UNDERLYING_PRICE_TOLERANCE = 0.02
+# Ask below intrinsic value. A US equity or ETF option is American: exercised at once it is worth its
+# intrinsic value, so an ask below it is free money, which a real market does not leave standing: the
+# row is stale or wrong. Quotes and underlying prices are both on a cent grid (options at $0.01 or
+# $0.05 ticks; the grid can only round an ask up, never below what the seller would get), so a gap
+# of a cent or less is rounding; more is an error.
+INTRINSIC_TOLERANCE = 0.01
+# A European put (index options; the synthetic market, which prices by BSM) may legitimately trade
+# below its intrinsic value by up to the carry on its strike: its floor is strike * exp(-r T) -
+# underlying_price. The check allows that carry at 6% a year, above the highest US short rate since
+# 2001 (5.3% in 2023-24) and the synthetic market's 4%: measured on the synthetic market (seeds 7,
+# 11, 3; 4 to 200 tickers; 10 days each, 808,640 rows) no row is flagged, while plain intrinsic flags
+# 152 of 8,372 on one day (deep in-the-money puts, 119 days out). A call's floor is its intrinsic
+# value (a European call on a stock without dividends is worth at least S - K exp(-r T) >= S - K).
+CARRY_RATE = 0.06
+# A vendor's stand-in where its solver found no IV: the real VXX file (HistoricalOptionData layout)
+# writes 0.01 with all greeks zero on 310 in-the-money rows (216 with the ask below intrinsic
+# value), Yahoo 0 or 1e-5 (each with the ask below intrinsic: no volatility reproduces the quote).
+# No listed option trades at 1% a year: the lowest IV on five stocks' surfaces over 2023 (qmoms) is
+# 11.5%. So an IV in (0, 0.01] is a placeholder (0 itself is out of range: iv_in_range's).
+PLACEHOLDER_IV = 0.01
+# How many offending rows a check names per day and problem in its metadata.
+EXAMPLE_ROWS = 5
+# The universe on a day: the tickers price_data held in the 7 calendar days up to that day (a week
+# of sessions, so a ticker missing for a few days keeps being expected; one that stopped listing is
+# expected for a week after its last bar, and one that started later is not expected before it).
+UNIVERSE_LOOKBACK_DAYS = 7
+# The bounds options_chain_history_quality.sql and options_chain_history_problem_rows.sql share.
+CHAIN_QUALITY_PARAMETERS = {
+    "intrinsic_tolerance": INTRINSIC_TOLERANCE,
+    "carry_rate": CARRY_RATE,
+    "placeholder_iv": PLACEHOLDER_IV,
+}
+# The columns counted missing by greeks_present (sql/options_chain_history_quality.sql: missing_<column>).
+GREEK_COLUMNS = ("implied_volatility", "delta", "gamma", "theta", "vega", "rho")
 
 
 @dataclass(frozen=True)
@@ -66,10 +100,33 @@ EXPIRATION_NOT_BEFORE_SNAPSHOT = CheckRule(
 CHAIN_NO_NEGATIVE_PRICES = CheckRule(
     "no_negative_prices", "No negative bid/ask/mid/last; positive strike and underlying price."
 )
-IV_IN_RANGE = CheckRule("iv_in_range", "Implied volatility present and in (0, 5].")
-DELTA_SIGN_AND_RANGE = CheckRule("delta_sign_and_range", "Calls: delta in [0, 1]; puts: delta in [-1, 0].")
+IV_IN_RANGE = CheckRule(
+    "iv_in_range", "Implied volatility, where present, in (0, 5] (a missing one is greeks_present's)."
+)
+DELTA_SIGN_AND_RANGE = CheckRule(
+    "delta_sign_and_range",
+    "Calls: delta in [0, 1]; puts: delta in [-1, 0], where present (a missing one is greeks_present's).",
+)
+GREEKS_PRESENT = CheckRule(
+    "greeks_present",
+    "Warns when rows lack implied volatility or a greek (NULL: the vendor has none, or no IV solves the quote); "
+    "the count per column and day is in the metadata.",
+    warn_only=True,
+)
+ASK_NOT_BELOW_INTRINSIC = CheckRule(
+    "ask_not_below_intrinsic",
+    f"No ask more than ${INTRINSIC_TOLERANCE:.2f} below intrinsic value (calls: underlying_price - strike; puts: "
+    f"strike - underlying_price, less the carry a European put may show at {CARRY_RATE:.0%} a year): free money "
+    "is a data error. Offending rows are in the metadata.",
+)
+NO_PLACEHOLDER_IV = CheckRule(
+    "no_placeholder_iv",
+    f"Warns when rows carry a vendor's placeholder implied volatility (in (0, {PLACEHOLDER_IV}]: no listed option "
+    "trades there); examples are in the metadata.",
+    warn_only=True,
+)
 EVERY_UNDERLYING_PRESENT = CheckRule(
-    "every_underlying_present", "Every underlying of the market's universe has contracts each day."
+    "every_underlying_present", "Every underlying of the market's universe on the day has contracts that day."
 )
 ROW_COUNT_VS_PREVIOUS_PARTITION = CheckRule(
     "row_count_vs_previous_partition",
@@ -82,7 +139,7 @@ PRICE_NO_NEGATIVE_PRICES = CheckRule("no_negative_prices", "Positive open/high/l
 NO_MISSING_VALUES = CheckRule("no_missing_values", "open/high/low/close present and finite, volume present.")
 CONSISTENT_BARS = CheckRule("consistent_bars", "high >= max(open, close) and low <= min(open, close).")
 EVERY_TICKER_PRESENT = CheckRule(
-    "every_ticker_present", "Every ticker of the market's universe has a bar each trading day."
+    "every_ticker_present", "Every ticker of the market's universe on the day has a bar that trading day."
 )
 CLOSE_MATCHES_CHAIN = CheckRule(
     "close_matches_chain_underlying_price",
@@ -131,7 +188,8 @@ EVERY_MODEL_LOADED = CheckRule(
 
 OPTIONS_CHAIN_HISTORY_RULES = (
     UNIQUE_CONTRACT_DAY, BID_NOT_ABOVE_ASK, QUOTES_PRESENT, EXPIRATION_NOT_BEFORE_SNAPSHOT, CHAIN_NO_NEGATIVE_PRICES,
-    IV_IN_RANGE, DELTA_SIGN_AND_RANGE, EVERY_UNDERLYING_PRESENT, ROW_COUNT_VS_PREVIOUS_PARTITION,
+    IV_IN_RANGE, DELTA_SIGN_AND_RANGE, GREEKS_PRESENT, ASK_NOT_BELOW_INTRINSIC, NO_PLACEHOLDER_IV,
+    EVERY_UNDERLYING_PRESENT, ROW_COUNT_VS_PREVIOUS_PARTITION,
 )  # fmt: skip
 PRICE_DATA_RULES = (
     PRICE_UNIQUE_KEY, PRICE_NO_NEGATIVE_PRICES, NO_MISSING_VALUES, CONSISTENT_BARS, EVERY_TICKER_PRESENT,
@@ -182,44 +240,117 @@ def _failed_where_empty(
     return [replace(o, passed=False, description=f"no rows on {missing}") for o in outcomes]
 
 
+def universe_by_day(
+    held: pd.DataFrame, date_column: str, member_column: str, days: Sequence[dt.date]
+) -> dict[dt.date, list[str]]:
+    """Each day's universe: the members `held` (date, member pairs) has in the
+    UNIVERSE_LOOKBACK_DAYS calendar days up to and including the day. `held` must reach back that
+    far before the first day."""
+    by_date = held.groupby(pd.to_datetime(held[date_column]).dt.date)[member_column].agg(set).to_dict()
+    lookback = [dt.timedelta(days=n) for n in range(UNIVERSE_LOOKBACK_DAYS + 1)]
+    return {day: sorted(set().union(*(by_date.get(day - back, set()) for back in lookback))) for day in days}
+
+
 def _coverage_rule(
     rule: CheckRule,
     members: pd.DataFrame,
     date_column: str,
     member_column: str,
-    expected: Iterable[str],
+    expected: Mapping[dt.date, Iterable[str]],
     days: Sequence[dt.date],
     what: str,
 ) -> CheckOutcome:
-    expected = set(expected)
+    """Every member of each day's own universe (`expected`, by day) present that day."""
+    expected = {d: set(expected.get(d, ())) for d in days}
     present: dict[dt.date, set[str]] = {d: set() for d in days}
     for day, member in zip(pd.to_datetime(members[date_column]).dt.date, members[member_column], strict=False):
         present.setdefault(day, set()).add(member)
-    missing = {str(d): sorted(expected - present.get(d, set())) for d in days}
+    missing = {str(d): sorted(expected[d] - present.get(d, set())) for d in days}
     missing = {d: names for d, names in missing.items() if names}
+    sizes = {len(names) for names in expected.values()}
+    size = f"{sizes.pop()}" if len(sizes) == 1 else f"{min(sizes)}..{max(sizes)}" if sizes else "0"
     return CheckOutcome(
         rule,
         passed=not missing,
-        description=(
-            f"all {len(expected)} {what} present" if not missing else f"{what} missing on {len(missing)} day(s)"
-        ),
-        metadata={"expected": len(expected), "missing_by_day": {d: n[:20] for d, n in missing.items()}},
+        description=(f"all {size} {what} present" if not missing else f"{what} missing on {len(missing)} day(s)"),
+        metadata={
+            "expected_by_day": {str(d): len(names) for d, names in expected.items()},
+            "missing_by_day": {d: n[:20] for d, n in missing.items()},
+        },
     )
+
+
+def _json_value(value):
+    """A value of a warehouse row as JSON metadata holds it."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, dt.date | pd.Timestamp):
+        return str(pd.Timestamp(value).date())
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _examples(rows: pd.DataFrame | None, date_column: str, columns: Sequence[str]) -> dict[str, list[dict]]:
+    """Offending rows by day, each as {column: value} (the problem-rows query limits them per day)."""
+    if rows is None or rows.empty:
+        return {}
+    examples: dict[str, list[dict]] = {}
+    for row in rows.to_dict("records"):
+        day = str(pd.Timestamp(row[date_column]).date())
+        examples.setdefault(day, []).append({c: _json_value(row[c]) for c in columns})
+    return examples
+
+
+def _with_examples(outcome: CheckOutcome, examples: dict[str, list[dict]]) -> CheckOutcome:
+    return replace(outcome, metadata={**outcome.metadata, "examples_by_day": examples})
+
+
+# What the problem rows of each chain rule show (sql/options_chain_history_problem_rows.sql).
+PROBLEM_COLUMNS = {
+    ASK_NOT_BELOW_INTRINSIC.name: ("contract_symbol", "option_type", "ask", "strike", "underlying_price", "intrinsic"),
+    NO_PLACEHOLDER_IV.name: (
+        "contract_symbol", "option_type", "strike", "underlying_price", "ask", "implied_volatility", "delta",
+        "gamma", "theta", "vega",
+    ),
+}  # fmt: skip
+# The per-day counts (sql/options_chain_history_quality.sql) behind the rules with problem rows.
+PROBLEM_COUNTS = {ASK_NOT_BELOW_INTRINSIC.name: "ask_below_intrinsic", NO_PLACEHOLDER_IV.name: "placeholder_iv"}
+
+
+def needs_problem_rows(quality: pd.DataFrame) -> bool:
+    """Whether any rule with problem rows counted some: only then is the second query run."""
+    return any(int(quality[column].sum()) > 0 for column in PROBLEM_COUNTS.values()) if len(quality) else False
+
+
+def _greeks_present(quality: pd.DataFrame) -> CheckOutcome:
+    outcome = _count_rule(
+        GREEKS_PRESENT, quality, "snapshot_date", "missing_greeks", "rows without implied volatility or a greek"
+    )
+    by_column = {}
+    for row in quality.itertuples():
+        counts = {c: int(getattr(row, f"missing_{c}")) for c in GREEK_COLUMNS if getattr(row, f"missing_{c}")}
+        if counts:
+            by_column[str(pd.Timestamp(row.snapshot_date).date())] = counts
+    return replace(outcome, metadata={**outcome.metadata, "missing_by_column_by_day": by_column})
 
 
 def options_chain_history_outcomes(
     quality: pd.DataFrame,
     underlyings: pd.DataFrame,
     row_counts: pd.DataFrame,
-    expected_underlyings: Iterable[str],
+    expected_underlyings: Mapping[dt.date, Iterable[str]],
     days: Sequence[dt.date],
+    problem_rows: pd.DataFrame | None = None,
 ) -> list[CheckOutcome]:
     """Rules for options_chain_history over `days`.
 
     quality: sql/options_chain_history_quality.sql over the days; underlyings: its
     (snapshot_date, underlying) pairs; row_counts: rows per day from the trading day before the
-    first of `days` through the last.
+    first of `days` through the last; expected_underlyings: each day's universe;
+    problem_rows: sql/options_chain_history_problem_rows.sql, run only when needs_problem_rows.
     """
+    problems = problem_rows if problem_rows is not None else pd.DataFrame(columns=["problem"])
     outcomes = [
         _count_rule(
             UNIQUE_CONTRACT_DAY,
@@ -251,7 +382,7 @@ def options_chain_history_outcomes(
             quality,
             "snapshot_date",
             "iv_out_of_range",
-            "rows with implied volatility missing or outside (0, 5]",
+            "rows with an implied volatility outside (0, 5]",
         ),
         _count_rule(
             DELTA_SIGN_AND_RANGE,
@@ -259,6 +390,17 @@ def options_chain_history_outcomes(
             "snapshot_date",
             "bad_delta",
             "rows with a delta outside [0, 1] for calls or [-1, 0] for puts",
+        ),
+        _greeks_present(quality),
+        *(
+            _with_examples(
+                _count_rule(rule, quality, "snapshot_date", PROBLEM_COUNTS[rule.name], what),
+                _examples(problems[problems["problem"] == rule.name], "snapshot_date", PROBLEM_COLUMNS[rule.name]),
+            )
+            for rule, what in (
+                (ASK_NOT_BELOW_INTRINSIC, "rows with an ask below intrinsic value"),
+                (NO_PLACEHOLDER_IV, f"rows with a placeholder implied volatility (in (0, {PLACEHOLDER_IV}])"),
+            )
         ),
         _coverage_rule(
             EVERY_UNDERLYING_PRESENT,
@@ -275,9 +417,13 @@ def options_chain_history_outcomes(
 
 
 def price_data_outcomes(
-    quality: pd.DataFrame, tickers: pd.DataFrame, expected_tickers: Iterable[str], days: Sequence[dt.date]
+    quality: pd.DataFrame,
+    tickers: pd.DataFrame,
+    expected_tickers: Mapping[dt.date, Iterable[str]],
+    days: Sequence[dt.date],
 ) -> list[CheckOutcome]:
-    """Rules for price_data over `days` (sql/price_data_quality.sql and price_data_tickers.sql)."""
+    """Rules for price_data over `days` (sql/price_data_quality.sql and price_data_tickers.sql);
+    expected_tickers: each day's universe."""
     outcomes = [
         _count_rule(PRICE_UNIQUE_KEY, quality, "date", "duplicate_keys", "duplicate (ticker, date) rows"),
         _count_rule(
@@ -302,9 +448,12 @@ def price_data_outcomes(
     return _failed_where_empty(outcomes, quality, "date", days)
 
 
-def close_matches_chain_outcome(compared: pd.DataFrame, days: Sequence[dt.date]) -> CheckOutcome:
+def close_matches_chain_outcome(
+    compared: pd.DataFrame, days: Sequence[dt.date], mismatched_rows: pd.DataFrame | None = None
+) -> CheckOutcome:
     """price_data's close against the chain's underlying_price per underlying and day
-    (sql/price_data_vs_chain.sql); a day without chain rows has nothing to compare and passes."""
+    (sql/price_data_vs_chain.sql); a day without chain rows has nothing to compare and passes.
+    mismatched_rows: sql/price_data_vs_chain_rows.sql, run only when a day has a mismatch."""
     by_day = {pd.Timestamp(row.date).date(): row for row in compared.itertuples()}
     without_chain = [str(d) for d in days if d not in by_day or not by_day[d].compared]
     mismatched = {
@@ -337,6 +486,9 @@ def close_matches_chain_outcome(compared: pd.DataFrame, days: Sequence[dt.date])
             "mismatched_by_day": mismatched,
             "days_without_chain_rows": without_chain,
             "offending_rows": sum(m["tickers"] for m in mismatched.values()),
+            "mismatched_rows_by_day": _examples(
+                mismatched_rows, "date", ("ticker", "date", "close", "chain_underlying_price", "gap")
+            ),
         },
     )
 

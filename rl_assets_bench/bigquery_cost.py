@@ -109,7 +109,7 @@ def evening_executions() -> list[Execution]:
         Execution(daily, "options_chain_history_checks", "options_chain_history_quality", {"options_chain_history": 1}, "the day checked"),
         Execution(daily, "options_chain_history_checks", "options_chain_history_underlyings", {"options_chain_history": 1}, "the day checked"),
         Execution(daily, "options_chain_history_checks", "options_chain_history_row_counts", {"options_chain_history": 2}, "the day and the session before (row-count drop rule)"),
-        Execution(daily, "options_chain_history_checks", "price_data_universe", {"price_data": HISTORY}, "its MAX(date) subquery is no constant filter: no partition pruning"),
+        Execution(daily, "options_chain_history_checks", "price_data_tickers", {"price_data": 6}, "T's universe: the week up to T (quality.UNIVERSE_LOOKBACK_DAYS), 6 sessions without a holiday"),
         Execution(daily, "rl_state", "options_chain_history_row_counts", {"options_chain_history": 1}, "T archived?"),
         Execution(daily, "rl_state", "technicals_history_row_counts", {"technicals_history": 1}, "T's technicals?"),
         Execution(daily, "rl_state", "delete_rl_state_range", {"rl_state": 1}, "T's partition (whole: metadata only)"),

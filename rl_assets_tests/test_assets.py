@@ -79,7 +79,7 @@ def test_daily_run_archives_the_live_chain_in_warehouse(resources, duckdb_path, 
     assert all(e.passed for e in checks(result).values()), {
         k: e.description for k, e in checks(result).items() if not e.passed
     }
-    assert len(checks(result)) == 14  # 5 price rules, 9 history rules
+    assert len(checks(result)) == 17  # 5 price rules, 12 history rules
 
 
 def test_rerunning_a_partition_never_duplicates(resources, duckdb_path):
@@ -271,9 +271,9 @@ def test_the_demo_runs_end_to_end_and_summarises(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "backfill" in done.stdout and "4 partitions" in done.stdout
     # The jobs' own checks on the selected assets: prices 5 + 1 close_matches_chain_underlying_price
-    # (no chain archived yet: passes); backfill 9 history + 1 technicals + 4 rl_state; daily 5 + 1 +
-    # 9 + 1 + 4; labels 5. (The hand-made asset lists of the former demo left the cross-check out: 43.)
-    assert "asset checks: 45/45 passed" in done.stdout, done.stdout
+    # (no chain archived yet: passes); backfill 12 history + 1 technicals + 4 rl_state; daily 5 + 1 +
+    # 12 + 1 + 4; labels 5.
+    assert "asset checks: 51/51 passed" in done.stdout, done.stdout
     assert "models    skipped: walk-forward evaluation needs" in done.stdout  # 2 labelled days are too few
     with open_duckdb(str(tmp_path / "demo.duckdb"), "rl_assets") as wh:
         days = wh.connection.execute(

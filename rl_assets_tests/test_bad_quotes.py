@@ -74,10 +74,10 @@ def test_rl_state_leaves_out_contracts_with_a_non_finite_bid_ask_or_underlying_p
 def _history_outcomes(wh) -> dict[str, quality.CheckOutcome]:
     previous = {**WINDOW, "start_date": calendar.shift_trading_days(DAY, -1)}
     outcomes = quality.options_chain_history_outcomes(
-        wh.query("options_chain_history_quality", WINDOW),
+        wh.query("options_chain_history_quality", {**WINDOW, **quality.CHAIN_QUALITY_PARAMETERS}),
         wh.query("options_chain_history_underlyings", WINDOW),
         wh.query("options_chain_history_row_counts", previous),
-        [],
+        {},
         [DAY],
     )
     return {o.name: o for o in outcomes}
@@ -109,7 +109,7 @@ def test_history_rules_count_missing_quotes_and_expirations_before_the_snapshot(
 
 def _price_outcomes(wh, tickers) -> dict[str, quality.CheckOutcome]:
     outcomes = quality.price_data_outcomes(
-        wh.query("price_data_quality", WINDOW), wh.query("price_data_tickers", WINDOW), tickers, [DAY]
+        wh.query("price_data_quality", WINDOW), wh.query("price_data_tickers", WINDOW), {DAY: tickers}, [DAY]
     )
     return {o.name: o for o in outcomes}
 

@@ -92,6 +92,10 @@ def _outcomes_by_asset(bad: int) -> dict[str, list[quality.CheckOutcome]]:
                 expired_before_snapshot=bad,
                 iv_out_of_range=bad,
                 bad_delta=bad,
+                missing_greeks=bad,
+                **{f"missing_{column}": bad for column in quality.GREEK_COLUMNS},
+                ask_below_intrinsic=bad,
+                placeholder_iv=bad,
             ),
             members.rename(columns={"day": "snapshot_date", "name": "underlying"}),
             pd.DataFrame(
@@ -100,14 +104,14 @@ def _outcomes_by_asset(bad: int) -> dict[str, list[quality.CheckOutcome]]:
                     "row_count": [100, 100, 100 // (1 + bad)],
                 }
             ),
-            ["AAA", "BBB"] if bad else ["AAA"],
+            {day: ["AAA", "BBB"] if bad else ["AAA"] for day in DAYS},
             DAYS,
         ),  # fmt: skip
         "price_data": [
             *quality.price_data_outcomes(
                 _per_day("date", duplicate_keys=bad, negative_prices=bad, missing_values=bad, inconsistent_bars=bad),
                 members.rename(columns={"day": "date", "name": "ticker"}),
-                ["AAA", "BBB"] if bad else ["AAA"],
+                {day: ["AAA", "BBB"] if bad else ["AAA"] for day in DAYS},
                 DAYS,
             ),
             quality.close_matches_chain_outcome(compared, DAYS),

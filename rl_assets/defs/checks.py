@@ -58,13 +58,16 @@ def _results(asset: dg.AssetKey, outcomes: list[quality.CheckOutcome]) -> list[d
     return [check_result(o, asset) for o in outcomes]
 
 
-def _run_days(context: dg.AssetCheckExecutionContext, wh, latest_date_statement: str) -> list[dt.date]:
+def _run_days(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse, latest_date_statement: str
+) -> list[dt.date]:
     """The run's trading days (one partition or a range, from the run's tags: the checks are not
     partitioned themselves), or the newest day in the table when the check runs on its own."""
     days = run_days(context.run.tags)
     if days:
         return days
-    latest = wh.query(latest_date_statement)["latest_date"].iloc[0]
+    with warehouse.session() as wh:
+        latest = wh.query(latest_date_statement)["latest_date"].iloc[0]
     if pd.isna(latest):
         raise dg.Failure(description=f"nothing to check: {latest_date_statement.removesuffix('_latest_date')} is empty")
     return [pd.Timestamp(latest).date()]
@@ -75,20 +78,28 @@ def options_chain_history_checks(
     context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse
 ):
     """Data-quality rules for the archived chain, evaluated for every trading day in the run."""
-    # Read the universe before opening the session: in sidecar mode it comes from the warehouse,
-    # and a second session inside an open one fails on BigQuery with a key (issue 16).
-    expected_underlyings = market.tickers()
+    days = _run_days(context, warehouse, "options_chain_history_latest_date")
+    # Each day's universe, read before the session opens: in sidecar mode it comes from the
+    # warehouse, and a second session inside an open one fails on BigQuery with a key (issue 16).
+    expected_underlyings = market.tickers_by_day(days)
+    window = {"start_date": days[0], "end_date": days[-1]}
     with warehouse.session() as wh:
-        days = _run_days(context, wh, "options_chain_history_latest_date")
-        window = {"start_date": days[0], "end_date": days[-1]}
+        counts = wh.query("options_chain_history_quality", {**window, **quality.CHAIN_QUALITY_PARAMETERS})
+        problem_rows = None
+        if quality.needs_problem_rows(counts):  # a few offending rows, only when there are some
+            problem_rows = wh.query(
+                "options_chain_history_problem_rows",
+                {**window, **quality.CHAIN_QUALITY_PARAMETERS, "examples": quality.EXAMPLE_ROWS},
+            )
         outcomes = quality.options_chain_history_outcomes(
-            wh.query("options_chain_history_quality", window),
+            counts,
             wh.query("options_chain_history_underlyings", window),
             wh.query(
                 "options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}
             ),
             expected_underlyings,
             days,
+            problem_rows,
         )
     yield from _results(OPTIONS_CHAIN_HISTORY, outcomes)
 
@@ -96,9 +107,9 @@ def options_chain_history_checks(
 @dg.multi_asset_check(specs=_specs(PRICE_DATA, quality.PRICE_DATA_RULES), pool=WAREHOUSE_POOL)
 def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketDataProvider, warehouse: Warehouse):
     """Data-quality rules for daily prices, evaluated for every trading day in the run."""
-    expected_tickers = market.tickers()  # before the session: no nested sessions (see above)
+    days = _run_days(context, warehouse, "price_data_latest_date")
+    expected_tickers = market.tickers_by_day(days)  # before the session: no nested sessions (see above)
     with warehouse.session() as wh:
-        days = _run_days(context, wh, "price_data_latest_date")
         window = {"start_date": days[0], "end_date": days[-1]}
         outcomes = quality.price_data_outcomes(
             wh.query("price_data_quality", window), wh.query("price_data_tickers", window), expected_tickers, days
@@ -117,21 +128,22 @@ def price_data_checks(context: dg.AssetCheckExecutionContext, market: MarketData
 )
 def price_data_matches_chain(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
     """price_data's close against the chain's underlying price, for every trading day in the run."""
+    days = _run_days(context, warehouse, "price_data_latest_date")
+    params = {"start_date": days[0], "end_date": days[-1], "tolerance": quality.UNDERLYING_PRICE_TOLERANCE}
     with warehouse.session() as wh:
-        days = _run_days(context, wh, "price_data_latest_date")
-        compared = wh.query(
-            "price_data_vs_chain",
-            {"start_date": days[0], "end_date": days[-1], "tolerance": quality.UNDERLYING_PRICE_TOLERANCE},
-        )
-    (result,) = _results(PRICE_DATA, [quality.close_matches_chain_outcome(compared, days)])
+        compared = wh.query("price_data_vs_chain", params)
+        rows = None
+        if len(compared) and compared["mismatched"].sum() > 0:  # name the rows only when there are some
+            rows = wh.query("price_data_vs_chain_rows", {**params, "examples": quality.EXAMPLE_ROWS})
+    (result,) = _results(PRICE_DATA, [quality.close_matches_chain_outcome(compared, days, rows)])
     return result
 
 
 @dg.multi_asset_check(specs=_specs(RL_STATE, quality.RL_STATE_RULES), pool=WAREHOUSE_POOL)
 def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Point-in-time and candidate rules for rl_state, evaluated for every trading day in the run."""
+    days = _run_days(context, warehouse, "rl_state_latest_date")
     with warehouse.session() as wh:
-        days = _run_days(context, wh, "rl_state_latest_date")
         window = {"start_date": days[0], "end_date": days[-1]}
         outcomes = quality.rl_state_outcomes(
             wh.query("rl_state_quality", window), wh.query("rl_state_sources", window), days
@@ -142,8 +154,8 @@ def rl_state_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
 @dg.multi_asset_check(specs=_specs(RL_DATASET, quality.RL_DATASET_RULES), pool=WAREHOUSE_POOL)
 def rl_dataset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
     """Label coverage, leakage and window rules for rl_dataset, for every trading day in the run."""
+    days = _run_days(context, warehouse, "rl_dataset_latest_date")
     with warehouse.session() as wh:
-        days = _run_days(context, wh, "rl_dataset_latest_date")
         window = {"start_date": days[0], "end_date": days[-1]}
         label_end = {day: reward.label_days(day)[-1] for day in days}
         outcomes = quality.rl_dataset_outcomes(wh.query("rl_dataset_quality", window), label_end, days)

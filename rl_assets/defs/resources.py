@@ -15,6 +15,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from rl_assets import quality
 from rl_assets.archive import live_chain_source, price_source
 from rl_assets.formats.model import CONTRACT
 from rl_assets.formats.select import ChainSource, TableRef
@@ -166,6 +167,12 @@ class MarketDataProvider(dg.ConfigurableResource):
     def tickers(self) -> list[str]:
         raise NotImplementedError
 
+    def tickers_by_day(self, days: list[dt.date]) -> dict[dt.date, list[str]]:
+        """The tickers the market lists on each of `days`, as of that day (what the coverage checks
+        expect): a universe that changes over time is judged day by day, not by today's."""
+        tickers = self.tickers()
+        return {day: tickers for day in days}
+
     def chain(self, day: dt.date) -> pd.DataFrame:
         raise NotImplementedError
 
@@ -211,6 +218,13 @@ class WarehouseMarketProvider(MarketDataProvider):
     def tickers(self) -> list[str]:
         with self.warehouse.session() as wh:
             return wh.query("price_data_universe")["ticker"].tolist()
+
+    def tickers_by_day(self, days: list[dt.date]) -> dict[dt.date, list[str]]:
+        """Each day's: the tickers price_data held in the week up to that day (quality.universe_by_day)."""
+        window = {"start_date": days[0] - dt.timedelta(days=quality.UNIVERSE_LOOKBACK_DAYS), "end_date": days[-1]}
+        with self.warehouse.session() as wh:
+            held = wh.query("price_data_tickers", window)
+        return quality.universe_by_day(held, "date", "ticker", days)
 
     def chain(self, day: dt.date) -> pd.DataFrame:
         raise ValueError(
