@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from rl_assets import calendar
+from rl_assets import calendar, quality
 from rl_assets.archive import dates_present
 from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT, label_windows
 from rl_assets.warehouse.backend import LABEL_WINDOWS_TABLE, staged
@@ -113,7 +113,15 @@ def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     with warehouse.transaction():
         warehouse.execute("delete_rl_state_range", window)
         for block in calendar.blocks(days, warehouse.days_per_statement):
-            warehouse.execute("insert_rl_state", {"start_date": block[0], "end_date": block[-1]})
+            warehouse.execute(
+                "insert_rl_state",
+                {
+                    "start_date": block[0],
+                    "end_date": block[-1],
+                    "intrinsic_tolerance": quality.INTRINSIC_TOLERANCE,
+                    "carry_rate": quality.CARRY_RATE,
+                },
+            )
         counts = warehouse.query("rl_state_row_counts", window)
         _refuse_broken_keys(
             warehouse,

@@ -328,7 +328,9 @@ def one_labelled_day(warehouse):
     )
     technicals = compute_technicals(prepare_prices(prices)[0])
     warehouse.load_frame("price_data", prices, replace_table=False)
-    warehouse.load_frame("options_chain_history", history[OPTIONS_CHAIN_HISTORY_COLUMNS], replace_table=False)
+    # The synthetic chain is in the contract's layout: no source row, vendor IVs and greeks.
+    history = history.reindex(columns=OPTIONS_CHAIN_HISTORY_COLUMNS).assign(iv_source="vendor", greeks_source="vendor")
+    warehouse.load_frame("options_chain_history", history, replace_table=False)
     warehouse.load_frame("technicals_history", technicals[technicals["date"] == DAY], replace_table=False)
     build_rl_state(warehouse, DAY, DAY)
     build_rl_dataset(warehouse, DAY, DAY)
@@ -365,6 +367,22 @@ def test_a_contract_archived_twice_refuses_rl_state_and_keeps_the_old_partition(
     assert f"rl_state would hold {len(before) + 1} rows for {len(before)} contracts on {DAY}" in message
     assert f"options_chain_history has 2 rows for ({symbol}, {DAY})" in message
     pd.testing.assert_frame_equal(table(wh, "rl_state"), before)
+
+
+def test_an_ask_below_intrinsic_value_is_never_a_candidate(one_labelled_day):
+    """Free money is a data error: a call whose ask is below underlying - strike leaves rl_state."""
+    wh = one_labelled_day
+    before = table(wh, "rl_state")
+    deep = before[(before["option_type"] == "call") & (before["underlying_price"] - before["strike"] > 1)]
+    symbol = deep["contract_symbol"].iloc[0]
+    run_statement(
+        wh,
+        f"UPDATE options_chain_history SET ask = underlying_price - strike - 0.5, bid = underlying_price - strike - 0.6 "
+        f"WHERE contract_symbol = '{symbol}' AND snapshot_date = DATE '{DAY}'",
+    )
+    build_rl_state(wh, DAY, DAY)
+    after = table(wh, "rl_state")
+    assert set(after["contract_symbol"]) == set(before["contract_symbol"]) - {symbol}
 
 
 def test_rl_dataset_refuses_an_rl_state_that_holds_a_key_twice(one_labelled_day):

@@ -1,5 +1,5 @@
 -- rl_state for the trading days [@start_date, @end_date]: each archived contract a buyer could
--- enter at T's close (finite bid > 0, ask > 0 and underlying price, expiring after T) joined with its underlying's technicals
+-- enter at T's close (finite bid > 0, ask > 0 and not below intrinsic value, underlying price, expiring after T) joined with its underlying's technicals
 -- of the same day. Features are scale-free where a model compares them across underlyings.
 INSERT INTO rl_state (
     snapshot_date, contract_symbol, underlying, option_type, strike, expiration,
@@ -56,3 +56,9 @@ WHERE h.snapshot_date BETWEEN @start_date AND @end_date
     AND NOT (IS_NAN(h.underlying_price) OR IS_INF(h.underlying_price))
     AND NOT (IS_NAN(h.strike) OR IS_INF(h.strike))
     AND h.expiration > h.snapshot_date
+    -- An ask below intrinsic value is free money: a data error, never a candidate. The floor is
+    -- options_chain_history_quality.sql's (a put's less the carry a European put may show).
+    AND NOT h.ask < CASE h.option_type
+        WHEN 'call' THEN h.underlying_price - h.strike
+        ELSE h.strike * EXP(-@carry_rate * DATE_DIFF(h.expiration, h.snapshot_date, DAY) / 365) - h.underlying_price
+    END - @intrinsic_tolerance
