@@ -275,7 +275,7 @@ def test_the_close_check_names_its_rows_and_skips_missing_underlying_prices(ware
     days = [DAY, NEXT_DAY]
     write_prices(warehouse, market.prices(DAY, NEXT_DAY), DAY, NEXT_DAY)
     archive_chain_frame(warehouse, market.chain(DAY), DAY)  # no chain archived for NEXT_DAY
-    no_price, split, nan_price = market.tickers[0], market.tickers[1], market.tickers[2]
+    no_price, split, nan_price = market.tickers[0], market.tickers[1], market.tickers[2]  # noqa: F841 (read by .query)
     run_statement(
         warehouse, f"UPDATE options_chain_history SET underlying_price = NULL WHERE underlying = '{no_price}'"
     )
