@@ -357,3 +357,44 @@ def test_a_non_finite_strike_is_refused(warehouse, market):
     with pytest.raises(ArchiveRefused, match=rf"1 rows with a NaN or infinite strike \(e\.g\. '{symbol}'\)"):
         archive_chain_frame(warehouse, chain, DAY)
     assert len(history(warehouse)) == 0
+
+
+def test_a_source_column_that_changes_type_between_days_is_reported(warehouse, market):
+    """The pipeline starts writing volume as text: the next day archives (the value is read as a
+    number, and kept as the source typed it in source_row) and the change is reported."""
+    replace_live_chain(warehouse, market.chain(DAY))
+    first = archive_chain(warehouse, DAY)
+    assert first.source_type_changes == {}
+    replace_live_chain(warehouse, market.chain(NEXT_DAY))
+    before = warehouse.columns("options_chain")["volume"]
+    run_statement(warehouse, "ALTER TABLE options_chain ADD COLUMN volume_text STRING")
+    run_statement(warehouse, "UPDATE options_chain SET volume_text = CAST(volume AS STRING) WHERE TRUE")
+    run_statement(warehouse, "ALTER TABLE options_chain DROP COLUMN volume")
+    run_statement(warehouse, "ALTER TABLE options_chain RENAME COLUMN volume_text TO volume")
+    after = warehouse.columns("options_chain")["volume"]
+    report = archive_chain(warehouse, NEXT_DAY)
+    assert report.source_type_changes == {"volume": f"{before} -> {after}"}
+    archived = history(warehouse)
+    second = archived[archived["snapshot_date"].dt.date == NEXT_DAY]
+    expected = market.chain(NEXT_DAY).set_index("contract_symbol")["volume"]
+    assert (second.set_index("contract_symbol")["volume"] == expected).all()
+    assert {type(json.loads(row)["volume"]) for row in second["source_row"]} == {str}
+    # The first day's record is kept: re-archiving it compares with nothing earlier.
+    sources = warehouse.read_sql("SELECT snapshot_date, source_columns FROM options_chain_sources ORDER BY 1")
+    assert [json.loads(c)["volume"] for c in sources["source_columns"]] == [before, after]
+
+
+def test_a_history_table_from_before_the_provenance_columns_gains_them(warehouse, market):
+    """A warehouse whose options_chain_history predates source_row/iv_source/greeks_source: the next
+    session adds them (nullable), the old rows are kept, and archiving works."""
+    replace_live_chain(warehouse, market.chain(DAY))
+    archive_chain(warehouse, DAY)
+    for column in ("source_row", "iv_source", "greeks_source"):
+        run_statement(warehouse, f"ALTER TABLE options_chain_history DROP COLUMN {column}")
+    kept = len(history(warehouse))
+    warehouse.ensure_tables()
+    assert list(warehouse.columns("options_chain_history")) == OPTIONS_CHAIN_HISTORY_COLUMNS
+    assert len(history(warehouse)) == kept
+    replace_live_chain(warehouse, market.chain(NEXT_DAY))
+    archive_chain(warehouse, NEXT_DAY)
+    assert set(history(warehouse)["iv_source"].dropna()) == {"vendor"}

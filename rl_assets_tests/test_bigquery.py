@@ -47,6 +47,7 @@ from rl_assets_tests.code_location import (
     technicals_history,
 )
 from rl_assets_tests.conftest import DAY, NEXT_DAY, SMALL_UNIVERSE
+from rl_assets_tests.history import run_statement
 
 # Sidecar mode's code location: the pipeline's options_chain and price_data are external assets.
 SIDECAR_DEFS = build_definitions(Settings(market="warehouse"))
@@ -270,6 +271,24 @@ def test_live_chain_sensor_skips_a_table_it_cannot_archive(sidecar, market, dama
     assert not result.run_requests
     assert reason in result.skip_reason.skip_message
     assert reason in result.asset_events[0].metadata["archivable"].value
+
+
+def test_a_live_table_its_format_does_not_fit_is_skipped_by_the_sensor_and_refused_by_the_archive(sidecar):
+    """The pipeline dropped a column the chain format reads: the sensor reports why and requests
+    nothing; a run fails naming the column, writing nothing."""
+    with sidecar["warehouse"].session() as wh:
+        run_statement(wh, "ALTER TABLE options_chain DROP COLUMN bid")
+    result = evaluate({"warehouse": sidecar["warehouse"]})
+    assert not result.run_requests
+    assert "reads column 'bid', which" in result.skip_reason.skip_message
+    run = dg.materialize(
+        SIDECAR_ASSETS, resources=sidecar, partition_key=str(DAY), selection=[options_chain_history],
+        raise_on_error=False,
+    )  # fmt: skip
+    assert not run.success
+    assert "columns.bid: reads column 'bid'" in failure_message(run) and "nothing was written" in failure_message(run)
+    with sidecar["warehouse"].session() as wh:
+        assert len(table(wh, "options_chain_history")) == 0
 
 
 def test_the_sidecar_universe_is_what_price_data_holds(sidecar, market):

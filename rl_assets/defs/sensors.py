@@ -80,7 +80,7 @@ def build_live_chain_sensor(jobs: Jobs) -> dg.SensorDefinition:
             try:
                 state = observe_live_chain(wh, warehouse.live_chain(wh))
             except ArchiveRefused as refused:  # the table is missing or its format does not fit it
-                return dg.SkipReason(str(refused))
+                return dg.SensorResult(skip_reason=dg.SkipReason(str(refused)))
             day = state.first_quote_date
             prices_landed = day is not None and bool(
                 len(wh.query("price_data_row_counts", {"start_date": day, "end_date": day}))
