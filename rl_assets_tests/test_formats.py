@@ -24,7 +24,6 @@ from rl_assets.formats.model import (
     load_chain_format,
     preset_names,
 )
-from rl_assets.formats.select import ChainSource, TableRef
 from rl_assets.warehouse import sql
 from rl_assets.warehouse.bigquery_backend import BigQueryBackend
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
@@ -447,6 +446,11 @@ def test_preset_archives_its_sample_from_another_dataset(warehouse, vendor, pres
         original = frame.loc[row["row"]]
         assert all(same_value(kept[c], original[c]) for c in frame.columns), (row["contract_symbol"], kept)
 
+    if preset == "historicaloptiondata":  # the real file's 0.01 placeholders: recomputed, or NULL with a reason
+        placeholders = placeholder(frame["impliedvol"], 0.01)
+        assert placeholders.sum() > 50
+        assert report.computed.implied_volatility + sum(report.computed.no_iv.values()) == placeholders.sum()
+        assert report.computed.no_iv  # on this day all 61 have an ask below intrinsic value
     if preset == "cboe_eod_summary":  # 2023-11-24 closed at 13:00 New York: the EOD quote's stamp
         assert (pd.to_datetime(got["quote_time"]).dt.tz_convert(NEW_YORK).dt.strftime("%H:%M") == "13:00").all()
 
@@ -633,10 +637,9 @@ def test_price_close_reads_the_underlyings_close_of_the_new_york_date(warehouse,
     load_prices(warehouse, dt.date(2024, 6, 13), {"AAPL": 214.24})
     frame = base_frame(2, u=["AAPL", "IBM"], qt=[pd.Timestamp("2024-06-15 02:30", tz="UTC")] * 2)
     got = mapped(warehouse, vendor, frame, {"underlying_price": {"derive": "price_close"}})
-    assert got.set_index("underlying")["underlying_price"].to_dict() == {"AAPL": 212.49, "IBM": None} or (
-        got.set_index("underlying").loc["AAPL", "underlying_price"] == 212.49
-        and pd.isna(got.set_index("underlying").loc["IBM", "underlying_price"])
-    )
+    prices = got.set_index("underlying")["underlying_price"]
+    assert prices["AAPL"] == 212.49  # the 14th's close, not the 13th's, nor the UTC date's (none)
+    assert pd.isna(prices["IBM"])  # no price row: NULL, never another ticker's
 
 
 @DUCKDB_ONLY
@@ -800,12 +803,13 @@ def test_null_keys_after_mapping_are_refused_naming_the_column(warehouse, vendor
 @pytest.mark.parametrize("preset", preset_names())
 def test_preset_select_parses_strictly_as_bigquery_and_runs_on_duckdb(warehouse, vendor, preset):
     if preset == "contract":
-        source = live_chain_source(warehouse)  # rl-assets' own options_chain
+        frame, source = None, live_chain_source(warehouse)  # rl-assets' own options_chain
     else:
-        _, live = load_sample(vendor, "chain", SAMPLES[preset])
+        frame, live = load_sample(vendor, "chain", SAMPLES[preset])
         source = live_chain_source(warehouse, live, preset)
     text = source.select()
     sqlglot.parse_one(text, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
     sql.parse_text(text, where=preset)
     rows = warehouse.read_sql(text)
-    assert len(rows) == (0 if preset == "contract" else len(pd.read_csv(SAMPLES[preset].file)) * (2 if SAMPLES[preset].wide else 1)) or preset == "historicaloptiondata"
+    if preset != "contract":
+        assert len(rows) == len(frame) * (2 if SAMPLES[preset].wide else 1)
