@@ -29,6 +29,7 @@ from rl_assets.warehouse.bigquery_backend import BigQueryBackend
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend
 from rl_assets_bench.history import table
 from rl_assets_tests.bigquery_emulator import PROJECT
+from rl_assets_tests.conftest import DAY
 
 DATA = Path(__file__).resolve().parent / "data"
 LAYOUTS = DATA / "vendor_layouts"
@@ -404,7 +405,8 @@ def test_preset_archives_its_sample_from_another_dataset(warehouse, vendor, pres
 
     assert report.chain_format == preset and report.source_table == live
     assert report.rows == len(got) == len(frame) * (2 if sample.wide else 1) == len(expected)
-    assert got[["underlying", "contract_symbol", "option_type", "strike", "expiration", "quote_time"]].notna().all().all()
+    keys = ["underlying", "contract_symbol", "option_type", "strike", "expiration", "quote_time"]
+    assert got[keys].notna().all().all()
     merged = expected.merge(got, on="contract_symbol", suffixes=("_expected", ""), validate="one_to_one")
     assert len(merged) == len(got)
     for column in ["underlying", "option_type"]:
@@ -418,8 +420,8 @@ def test_preset_archives_its_sample_from_another_dataset(warehouse, vendor, pres
     # IV: the vendor's where it had one; else computed, or NULL with a reason counted
     vendor_iv = merged["implied_volatility_expected"].notna()
     assert (merged.loc[vendor_iv, "iv_source"] == "vendor").all()
-    assert np.allclose(merged.loc[vendor_iv, "implied_volatility"], merged.loc[vendor_iv, "implied_volatility_expected"],
-                       rtol=1e-12)  # fmt: skip
+    vendor_rows = merged.loc[vendor_iv]
+    assert np.allclose(vendor_rows["implied_volatility"], vendor_rows["implied_volatility_expected"], rtol=1e-12)
     others = merged.loc[~vendor_iv]
     assert set(others["iv_source"].dropna()) <= {"computed"}
     assert others["implied_volatility"].isna().tolist() == others["iv_source"].isna().tolist()
@@ -601,7 +603,8 @@ def test_mid_and_dte_defaults(warehouse, vendor):
     frame = base_frame(qt=[pd.Timestamp("2024-06-15 02:30", tz="UTC")], b=[2.5], a=[2.7])
     got = mapped(warehouse, vendor, frame, {})
     assert got.loc[0, "mid"] == pytest.approx(2.6) and got.loc[0, "dte"] == 7
-    explicit = mapped(warehouse, vendor, frame.assign(m=[9.0], days=[3]), {"mid": {"column": "m"}, "dte": {"column": "days"}})
+    rules = {"mid": {"column": "m"}, "dte": {"column": "days"}}
+    explicit = mapped(warehouse, vendor, frame.assign(m=[9.0], days=[3]), rules)
     assert explicit.loc[0, "mid"] == 9.0 and explicit.loc[0, "dte"] == 3
 
 
@@ -669,8 +672,9 @@ def test_wide_rows_become_a_call_and_a_put(warehouse, vendor):
     }
     got = mapped(warehouse, vendor, frame, rules, layout="wide").set_index("contract_symbol")
     assert sorted(got.index) == ["SPY211203C00450000", "SPY211203C00455000", "SPY211203P00450000", "SPY211203P00455000"]
-    assert got.loc["SPY211203C00450000", ["option_type", "bid", "ask", "volume"]].tolist() == ["call", 7.02, 7.25, 19422]
-    assert got.loc["SPY211203P00455000", ["option_type", "bid", "ask", "volume"]].tolist() == ["put", 5.89, 6.08, 14784]
+    shown = ["option_type", "bid", "ask", "volume"]
+    assert got.loc["SPY211203C00450000", shown].tolist() == ["call", 7.02, 7.25, 19422]
+    assert got.loc["SPY211203P00455000", shown].tolist() == ["put", 5.89, 6.08, 14784]
     assert pd.isna(got.loc["SPY211203C00455000", "volume"])
     assert got.loc["SPY211203P00450000", "mid"] == pytest.approx((1.57 + 1.62) / 2)
     assert json.loads(got.loc["SPY211203P00450000", "source_row"])["c_bid"] == 7.02  # the whole wide row
@@ -713,11 +717,13 @@ BAD_FORMATS = [
     ("not_mapping", "- a\n- b\n", r"must hold a mapping .* found list"),
     ("unknown_top_key", "name: x\ncolums: {}\n", r"colums: Extra inputs are not permitted"),
     ("unknown_column_key", "name: x\ncolumns:\n  strike: {colum: k}\n", r"columns\.strike\.colum: Extra inputs"),
-    ("non_contract_column", "name: x\ncolumns:\n  spot: {column: s}\n", r"columns: \['spot'\] are not chain contract columns"),
+    ("non_contract_column", "name: x\ncolumns:\n  spot: {column: s}\n",
+     r"columns: \['spot'\] are not chain contract columns"),
     ("missing_required", "name: x\ncolumns:\n  underlying: {column: u}\n  option_type: {column: t}\n",
      r"columns: no rule for the required chain columns \['contract_symbol', 'strike', 'expiration', 'quote_time'\]"),
     ("two_sources", "name: x\ncolumns:\n  strike: {column: k, constant: 1}\n",
-     r"columns\.strike: give exactly one of column, call_column\+put_column, derive or constant; got \['column', 'constant'\]"),
+     r"columns\.strike: give exactly one of column, call_column\+put_column, derive or constant; "
+     r"got \['column', 'constant'\]"),
     ("derive_and_scale", "name: x\ncolumns:\n  mid: {derive: mid, scale: 2}\n",
      r"columns\.mid: \['scale'\] apply to a source column, not to derive/constant"),
     ("bad_timezone", "name: x\ncolumns:\n  quote_time: {column: t, timezone: Mars/Olympus}\n",
@@ -813,3 +819,20 @@ def test_preset_select_parses_strictly_as_bigquery_and_runs_on_duckdb(warehouse,
     rows = warehouse.read_sql(text)
     if preset != "contract":
         assert len(rows) == len(frame) * (2 if SAMPLES[preset].wide else 1)
+
+
+@DUCKDB_ONLY
+def test_contract_preset_from_another_dataset_keeps_extra_columns(warehouse, vendor, market):
+    chain = market.chain(DAY).head(40).reset_index(drop=True)
+    vendor.load_frame("chain", chain.assign(exchange_code="OPRA"), replace_table=True)
+    report = archive_chain(warehouse, DAY, live_chain_source(warehouse, f"{vendor.dataset}.chain", "contract"))
+    got = history(warehouse)
+    assert report.rows == len(got) == len(chain) and report.extra_columns == ["exchange_code"]
+    assert sorted(got["contract_symbol"]) == sorted(chain["contract_symbol"])
+    kept = [json.loads(row) for row in got["source_row"]]
+    assert {row["exchange_code"] for row in kept} == {"OPRA"}
+    assert all(set(row) == set(chain) | {"exchange_code"} for row in kept)
+
+    vendor.load_frame("chain", chain, replace_table=True)  # exactly the contract: the row is the contract
+    archive_chain(warehouse, DAY, live_chain_source(warehouse, f"{vendor.dataset}.chain", "contract"))
+    assert history(warehouse)["source_row"].isna().all()
