@@ -212,12 +212,13 @@ class _Mapper:
         if rule.date_format is not None and family in NUMBERS + ("BOOL",):
             raise self.fail(column, f"date_format parses text; the source column is {family}")
         if target == "STRING":
-            text = value if family == "STRING" else f"CAST({value} AS STRING)"
+            # Surrounding spaces are the file's padding (', '-separated OptionsDX), not the value.
+            text = f"TRIM({value})" if family == "STRING" else f"CAST({value} AS STRING)"
             if rule.values:
                 cases = " ".join(
                     f"WHEN {_literal(k.strip().upper())} THEN {_literal(v)}" for k, v in rule.values.items()
                 )
-                return f"CASE UPPER(TRIM({text})) {cases} ELSE TRIM({text}) END"
+                return f"CASE UPPER({text}) {cases} ELSE {text} END"
             return text
         if rule.values:
             raise self.fail(column, "values maps text; this contract column is not text")
