@@ -316,7 +316,9 @@ def _historicaloptiondata(f: pd.DataFrame) -> pd.DataFrame:
         quote_time=[session_close(d) for d in parsed_date(f["quotedate"], "%m/%d/%Y")],
         underlying_price=f["underlying_last"],
         implied_volatility=f["impliedvol"].mask(bad),
-        **{g: f[g].mask(bad) for g in ["delta", "gamma", "theta", "vega"]},  # no rho in the file
+        delta=f["delta"].mask(bad),
+        # The vendor's gamma, theta and vega are per 100-share contract (rl_assets_tests/data/README.md).
+        **{g: f[g].mask(bad) / 100 for g in ["gamma", "theta", "vega"]},  # no rho in the file
     )
 
 
