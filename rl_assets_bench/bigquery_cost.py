@@ -98,10 +98,14 @@ def evening_executions() -> list[Execution]:
     live = "the live table holds the one session being archived"
     daily, labels = "daily_job", "labels_job"
     return [
+        Execution(daily, "options_chain_history", "options_chain_pricing_inputs", {"options_chain": 1}, live + " (rows lacking an IV or a greek)"),
         Execution(daily, "options_chain_history", "live_chain_trading_dates", {"options_chain": 1}, live),
         Execution(daily, "options_chain_history", "options_chain_problems", {"options_chain": 1}, live),
+        Execution(daily, "options_chain_history", "options_chain_sources_before", {"options_chain_sources": 1}, "one small row a day"),
         Execution(daily, "options_chain_history", "delete_options_chain_history_partition", {"options_chain_history": 1}, "T's partition (whole: metadata only)"),
         Execution(daily, "options_chain_history", "archive_options_chain", {"options_chain": 1}, live),
+        Execution(daily, "options_chain_history", "delete_options_chain_sources_partition", {"options_chain_sources": 1}, "one small row a day"),
+        Execution(daily, "options_chain_history", "insert_options_chain_sources", {}, "one row (values)"),
         Execution(daily, "technicals_history", "price_data_row_counts", {"price_data": 1}, "T's prices landed?"),
         Execution(daily, "technicals_history", "price_data_window", {"price_data": WARMUP_SESSIONS + 1}, f"T and the {WARMUP_SESSIONS}-session warm-up"),
         Execution(daily, "technicals_history", "delete_technicals_history_range", {"technicals_history": 1}, "T's partition (whole: metadata only)"),
@@ -817,9 +821,9 @@ def recorded_statements() -> Iterator[list[Recorded]]:
     recorded: list[Recorded] = []
     original = DuckDBBackend._run
 
-    def spy(self, name, params, tables):
+    def spy(self, name, params, tables, sources):
         recorded.append(Recorded(name, dict(params or {}), tuple(sorted(tables or {}))))
-        return original(self, name, params, tables)
+        return original(self, name, params, tables, sources)
 
     DuckDBBackend._run = spy
     try:

@@ -10,7 +10,12 @@ import pytest
 
 from rl_assets import calendar
 from rl_assets.market.synthetic import SyntheticMarket
-from rl_assets.schema import OPTIONS_CHAIN_COLUMNS, OPTIONS_CHAIN_HISTORY_COLUMNS, TECHNICALS_COLUMNS
+from rl_assets.schema import (
+    OPTIONS_CHAIN_COLUMNS,
+    OPTIONS_CHAIN_HISTORY_COLUMNS,
+    PROVENANCE_COLUMNS,
+    TECHNICALS_COLUMNS,
+)
 from rl_assets.warehouse import sql
 from rl_assets_bench import bigquery_cost as cost
 
@@ -41,8 +46,9 @@ def test_logical_row_bytes_follow_bigquerys_data_type_sizes(tmp_path):
 def test_referenced_columns_are_the_columns_a_statement_reads():
     chain_columns = set(OPTIONS_CHAIN_HISTORY_COLUMNS)
     state = cost.referenced_columns("insert_rl_state")
-    # insert_rl_state.sql reads every archived column but the last trade and the archive time.
-    assert state["options_chain_history"] == chain_columns - {"last", "archived_at"}
+    # insert_rl_state.sql reads every archived column but the last trade, the archive time and the
+    # provenance (the source row, where the IV and greeks came from).
+    assert state["options_chain_history"] == chain_columns - {"last", "archived_at", *PROVENANCE_COLUMNS}
     assert state["technicals_history"] == set(TECHNICALS_COLUMNS)
     dataset = cost.referenced_columns("insert_rl_dataset")
     assert dataset["options_chain_history"] == {"snapshot_date", "contract_symbol", "bid"}
@@ -131,7 +137,7 @@ def test_the_estimate_of_a_real_warehouse(evening):
     assert history["rows_per_day"] == pytest.approx(contracts, abs=0.1)
     assert result["tables"]["price_data"]["rows_per_day"] == TICKERS
     # By hand from the chains themselves: 2 bytes + UTF-8 length per string, 8 per other value,
-    # nothing for a NULL, plus the archive's snapshot_date and archived_at.
+    # nothing for a NULL, plus the archive's snapshot_date, archived_at and provenance.
     strings = {"underlying", "contract_symbol", "option_type"}
     total = 0
     for chain in chains:
@@ -139,6 +145,11 @@ def test_the_estimate_of_a_real_warehouse(evening):
             values = chain[column].dropna()
             total += sum(2 + len(v.encode()) for v in values) if column in strings else 8 * len(values)
         total += 16 * len(chain)
+        # The provenance: 'vendor' for each row with an IV, and for each with all five greeks (the
+        # synthetic chain is in the contract's layout: no source row).
+        vendor = 2 + len("vendor")
+        total += vendor * int(chain["implied_volatility"].notna().sum())
+        total += vendor * int(chain[["delta", "gamma", "theta", "vega", "rho"]].notna().all(axis=1).sum())
     assert history["bytes_per_row"] == pytest.approx(total / sum(len(chain) for chain in chains), abs=0.01)
     stored = result["storage"]["tables"]["options_chain_history"]
     assert stored["bytes_per_year"] == pytest.approx(contracts * 252 * history["bytes_per_row"], rel=1e-3)

@@ -388,9 +388,7 @@ def test_every_preset_has_a_sample():
 # the dialects (timestamps from text and ns epochs, OCC regexes, early-close stamps, text-typed
 # numbers, placeholders); DuckDB runs them all.
 ON_BIGQUERY = ["cboe_eod_summary", "dolthub", "polygon", "schwab", "yfinance"]
-PRESET_RUNS = [("duckdb", p) for p in sorted(SAMPLES)] + [
-    ("bigquery", p) for p in ON_BIGQUERY if SAMPLES[p].bigquery
-]
+PRESET_RUNS = [("duckdb", p) for p in sorted(SAMPLES)] + [("bigquery", p) for p in ON_BIGQUERY if SAMPLES[p].bigquery]
 DUCKDB_ONLY = pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
 
 
@@ -433,9 +431,7 @@ def test_preset_archives_its_sample_from_another_dataset(warehouse, vendor, pres
     # greeks: all five the vendor's, some ('mixed'), none ('computed'); NULL only without an IV
     vendor_greeks = merged[[f"{g}_expected" for g in GREEKS]].notna().sum(axis=1)
     has_iv = merged["implied_volatility"].notna()
-    want = np.select(
-        [vendor_greeks == 5, ~has_iv, vendor_greeks == 0], ["vendor", None, "computed"], default="mixed"
-    )
+    want = np.select([vendor_greeks == 5, ~has_iv, vendor_greeks == 0], ["vendor", None, "computed"], default="mixed")
     assert merged["greeks_source"].tolist() == [None if w is None or w == "None" else w for w in want]
     for greek in GREEKS:
         held = merged[f"{greek}_expected"].notna()
