@@ -581,7 +581,7 @@ def test_sidecar_reads_the_pipelines_tables_in_another_dataset_in_their_vendor_l
     defs = build_definitions(settings)
     resources = build_resources(settings)
     assert resources["warehouse"].external_tables == []  # both tables are elsewhere
-    assets = [defs.resolve_assets_def(name) for name in ("options_chain", "price_data", "options_chain_history")]
+    assets = [defs.get_assets_def(name) for name in ("options_chain", "price_data", "options_chain_history")]
     result = dg.materialize(
         assets, resources=resources, partition_key=str(VXX_DAY), selection=["options_chain_history"]
     )

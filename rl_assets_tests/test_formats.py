@@ -834,3 +834,31 @@ def test_contract_preset_from_another_dataset_keeps_extra_columns(warehouse, ven
     vendor.load_frame("chain", chain, replace_table=True)  # exactly the contract: the row is the contract
     archive_chain(warehouse, DAY, live_chain_source(warehouse, f"{vendor.dataset}.chain", "contract"))
     assert history(warehouse)["source_row"].isna().all()
+
+
+# ---- Price formats: every statement that reads price_data reads the pipeline's bars through them
+@pytest.mark.parametrize("preset", ["symbol_adj_close", "yfinance"])
+def test_price_presets_read_the_pipelines_bars_through_every_price_statement(warehouse, vendor, preset, market):
+    """The synthetic market's bars in a vendor's layout, in another dataset: the universe, the
+    window the technicals read and the row counts come from them, the raw close and never adj_close."""
+    from rl_assets.archive import price_source
+
+    bars = market.prices(DAY - dt.timedelta(days=10), DAY)
+    if preset == "symbol_adj_close":
+        layout = bars.rename(columns={"ticker": "symbol"}).assign(adj_close=bars["close"] * 0.97)
+    else:  # yfinance.download(auto_adjust=False), stacked: capitalised names, a DATETIME Date
+        layout = bars.rename(columns={c: c.capitalize() for c in bars.columns}).assign(
+            Date=pd.to_datetime(bars["date"]), **{"Adj_Close": bars["close"] * 0.97}
+        )
+    vendor.load_frame("bars", layout, replace_table=True)
+    warehouse.sources["price_data"] = price_source(warehouse, f"{vendor.dataset}.bars", preset).select()
+    first, last = bars["date"].min(), bars["date"].max()
+    window = warehouse.query("price_data_window", {"start_date": first, "end_date": last})
+    got = window.sort_values(["ticker", "date"]).reset_index(drop=True)
+    want = bars.sort_values(["ticker", "date"]).reset_index(drop=True)
+    assert got["ticker"].tolist() == want["ticker"].tolist()
+    assert np.allclose(got["close"], want["close"], rtol=0, atol=1e-12)  # the raw close
+    assert pd.to_datetime(got["date"]).dt.date.tolist() == [pd.Timestamp(d).date() for d in want["date"]]
+    assert sorted(warehouse.query("price_data_universe")["ticker"]) == sorted(market.tickers)
+    counts = warehouse.query("price_data_row_counts", {"start_date": DAY, "end_date": DAY})
+    assert counts["row_count"].tolist() == [len(market.tickers)]
