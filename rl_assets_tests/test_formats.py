@@ -386,8 +386,8 @@ def test_every_preset_has_a_sample():
 
 # The emulator takes ~5 s an archive: it runs the presets whose SQL exercises what differs between
 # the dialects (timestamps from text and ns epochs, OCC regexes, early-close stamps, text-typed
-# numbers, placeholders); DuckDB runs them all.
-ON_BIGQUERY = ["cboe_eod_summary", "dolthub", "polygon", "schwab", "yfinance"]
+# numbers on the transforms' own test, placeholders); DuckDB runs them all.
+ON_BIGQUERY = ["cboe_eod_summary", "polygon", "schwab", "yfinance"]
 PRESET_RUNS = [("duckdb", p) for p in sorted(SAMPLES)] + [("bigquery", p) for p in ON_BIGQUERY if SAMPLES[p].bigquery]
 DUCKDB_ONLY = pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
 
@@ -837,7 +837,11 @@ def test_contract_preset_from_another_dataset_keeps_extra_columns(warehouse, ven
 
 
 # ---- Price formats: every statement that reads price_data reads the pipeline's bars through them
-@pytest.mark.parametrize("preset", ["symbol_adj_close", "yfinance"])
+@pytest.mark.parametrize(
+    ("warehouse", "preset"),
+    [("duckdb", "symbol_adj_close"), ("duckdb", "yfinance"), ("bigquery", "yfinance")],
+    indirect=["warehouse"],
+)
 def test_price_presets_read_the_pipelines_bars_through_every_price_statement(warehouse, vendor, preset, market):
     """The synthetic market's bars in a vendor's layout, in another dataset: the universe, the
     window the technicals read and the row counts come from them, the raw close and never adj_close."""

@@ -218,7 +218,7 @@ def _vxx_history(days: list[str]) -> pd.DataFrame:
     history["dte"] = [(e - s).days for e, s in zip(history["expiration"], snapshot, strict=True)]
     history["quote_time"] = [calendar.session_close_utc(s) for s in snapshot]
     history["archived_at"] = history["quote_time"]
-    return history[OPTIONS_CHAIN_HISTORY_COLUMNS]
+    return history.reindex(columns=OPTIONS_CHAIN_HISTORY_COLUMNS)  # no provenance: loaded as the vendor wrote it
 
 
 def test_the_real_vxx_files_placeholder_ivs_and_asks_below_intrinsic(warehouse):
