@@ -64,6 +64,19 @@ def render_report(stored: dict) -> str:
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
+def readme_refusal(stored: dict) -> str | None:
+    """Why README's table must not be rewritten from `stored`: the table is rendered from the stored
+    results alone, so a benchmark missing there (a fresh machine, a run with --only) would lose its
+    rows. None when every benchmark has results."""
+    missing = [name for name in BENCHMARKS if name not in stored.get("benchmarks", {})]
+    if not missing:
+        return None
+    return (
+        f"README.md left alone: the stored results have no {', '.join(missing)} (its rows would vanish from the "
+        "table); run those too (`make bench` runs all)"
+    )
+
+
 def write_into_readme(readme: Path, report: str) -> None:
     text = readme.read_text()
     if README_START not in text or README_END not in text:
@@ -122,8 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + report)
         output.with_name("report.md").write_text(report + "\n")
         print(f"\nresults written to {output} and {output.with_name('report.md')}")
+        refusal = readme_refusal(stored) if args.readme else None
         if args.readme and args.scale != "full":
             print("README.md left alone: its table holds full-scale figures only")
+        elif refusal:
+            print(refusal)
         elif args.readme:
             write_into_readme(REPO_ROOT / "README.md", report)
             print("README.md's benchmark table updated")
