@@ -335,6 +335,30 @@ def _greeks_present(quality: pd.DataFrame) -> CheckOutcome:
     return replace(outcome, metadata={**outcome.metadata, "missing_by_column_by_day": by_column})
 
 
+def evaluate_options_chain_history(
+    warehouse, days: list[dt.date], expected_underlyings: Mapping[dt.date, list[str]]
+) -> list[CheckOutcome]:
+    """The chain's rules over `days`, from the warehouse: the per-day counts, a few offending rows
+    only when a count is non-zero, the underlyings and the row counts (the day before included)."""
+    window = {"start_date": days[0], "end_date": days[-1]}
+    counts = warehouse.query("options_chain_history_quality", {**window, **CHAIN_QUALITY_PARAMETERS})
+    problem_rows = None
+    if needs_problem_rows(counts):
+        problem_rows = warehouse.query(
+            "options_chain_history_problem_rows", {**window, **CHAIN_QUALITY_PARAMETERS, "examples": EXAMPLE_ROWS}
+        )
+    return options_chain_history_outcomes(
+        counts,
+        warehouse.query("options_chain_history_underlyings", window),
+        warehouse.query(
+            "options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}
+        ),
+        expected_underlyings,
+        days,
+        problem_rows,
+    )
+
+
 def options_chain_history_outcomes(
     quality: pd.DataFrame,
     underlyings: pd.DataFrame,

@@ -72,15 +72,7 @@ def test_rl_state_leaves_out_contracts_with_a_non_finite_bid_ask_or_underlying_p
 
 
 def _history_outcomes(wh) -> dict[str, quality.CheckOutcome]:
-    previous = {**WINDOW, "start_date": calendar.shift_trading_days(DAY, -1)}
-    outcomes = quality.options_chain_history_outcomes(
-        wh.query("options_chain_history_quality", {**WINDOW, **quality.CHAIN_QUALITY_PARAMETERS}),
-        wh.query("options_chain_history_underlyings", WINDOW),
-        wh.query("options_chain_history_row_counts", previous),
-        {},
-        [DAY],
-    )
-    return {o.name: o for o in outcomes}
+    return {o.name: o for o in quality.evaluate_options_chain_history(wh, [DAY], {})}
 
 
 def test_history_rules_count_missing_quotes_and_expirations_before_the_snapshot(warehouse, market):

@@ -33,25 +33,7 @@ VXX_FILE = Path(__file__).parent / "data" / "vxx_options_2016-12.csv.gz"
 
 def _chain_outcomes(wh, days: list[dt.date]) -> dict[str, quality.CheckOutcome]:
     """The chain's rules as options_chain_history_checks evaluates them (the universe left out)."""
-    window = {"start_date": days[0], "end_date": days[-1]}
-    counts = wh.query("options_chain_history_quality", {**window, **quality.CHAIN_QUALITY_PARAMETERS})
-    problems = None
-    if quality.needs_problem_rows(counts):
-        problems = wh.query(
-            "options_chain_history_problem_rows",
-            {**window, **quality.CHAIN_QUALITY_PARAMETERS, "examples": quality.EXAMPLE_ROWS},
-        )
-    outcomes = quality.options_chain_history_outcomes(
-        counts,
-        wh.query("options_chain_history_underlyings", window),
-        wh.query(
-            "options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}
-        ),
-        {},
-        days,
-        problems,
-    )
-    return {o.name: o for o in outcomes}
+    return {o.name: o for o in quality.evaluate_options_chain_history(wh, days, {})}
 
 
 def _set(wh, column: str, value: str, symbol: str) -> None:

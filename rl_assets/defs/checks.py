@@ -82,25 +82,8 @@ def options_chain_history_checks(
     # Each day's universe, read before the session opens: in sidecar mode it comes from the
     # warehouse, and a second session inside an open one fails on BigQuery with a key (issue 16).
     expected_underlyings = market.tickers_by_day(days)
-    window = {"start_date": days[0], "end_date": days[-1]}
     with warehouse.session() as wh:
-        counts = wh.query("options_chain_history_quality", {**window, **quality.CHAIN_QUALITY_PARAMETERS})
-        problem_rows = None
-        if quality.needs_problem_rows(counts):  # a few offending rows, only when there are some
-            problem_rows = wh.query(
-                "options_chain_history_problem_rows",
-                {**window, **quality.CHAIN_QUALITY_PARAMETERS, "examples": quality.EXAMPLE_ROWS},
-            )
-        outcomes = quality.options_chain_history_outcomes(
-            counts,
-            wh.query("options_chain_history_underlyings", window),
-            wh.query(
-                "options_chain_history_row_counts", {**window, "start_date": calendar.shift_trading_days(days[0], -1)}
-            ),
-            expected_underlyings,
-            days,
-            problem_rows,
-        )
+        outcomes = quality.evaluate_options_chain_history(wh, days, expected_underlyings)
     yield from _results(OPTIONS_CHAIN_HISTORY, outcomes)
 
 
