@@ -59,9 +59,8 @@ def live_chain_source(
     """The live chain as `chain_format` reads it from `table` (RL_ASSETS_LIVE_TABLE, in rl-assets'
     dataset unless it names another): ArchiveRefused names a missing table or a column the format
     reads that the table lacks."""
-    ref = (TableRef.parse(table, "RL_ASSETS_LIVE_TABLE") if isinstance(table, str) else table).within(warehouse.dataset)
+    ref, columns = _table_columns(warehouse, table, "RL_ASSETS_LIVE_TABLE")
     fmt = load_chain_format(chain_format) if isinstance(chain_format, str) else chain_format
-    columns = warehouse.columns(ref.table, ref.dataset, ref.project)
     if not columns:
         raise ArchiveRefused(f"table {ref} does not exist; nothing to archive")
     try:
@@ -73,14 +72,18 @@ def live_chain_source(
 def price_source(warehouse, table: str | TableRef, price_format: str | PriceFormat) -> PriceSource:
     """The user's daily bars as `price_format` reads them from `table` (RL_ASSETS_PRICE_TABLE); a
     FormatError names a missing table or column."""
-    ref = (TableRef.parse(table, "RL_ASSETS_PRICE_TABLE") if isinstance(table, str) else table).within(
-        warehouse.dataset
-    )
+    ref, columns = _table_columns(warehouse, table, "RL_ASSETS_PRICE_TABLE")
     fmt = load_price_format(price_format) if isinstance(price_format, str) else price_format
-    columns = warehouse.columns(ref.table, ref.dataset, ref.project)
     if not columns:
         raise FormatError(f"price table {ref} does not exist (RL_ASSETS_PRICE_TABLE)")
     return PriceSource(fmt, ref, columns, warehouse.dialect)
+
+
+def _table_columns(warehouse, table: str | TableRef, variable: str) -> tuple[TableRef, dict[str, str]]:
+    """The table a variable names (in rl-assets' dataset unless it names another) and its columns
+    (empty when it does not exist)."""
+    ref = (TableRef.parse(table, variable) if isinstance(table, str) else table).within(warehouse.dataset)
+    return ref, warehouse.columns(ref.table, ref.dataset, ref.project)
 
 
 @dataclass(frozen=True)
