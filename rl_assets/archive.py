@@ -34,7 +34,12 @@ LIVE_TABLE = "options_chain"
 
 
 class ArchiveRefused(RuntimeError):
-    """The source cannot be archived as the requested trading date; nothing was written."""
+    """The source cannot be archived as the requested trading date; nothing was written. `problems`:
+    what the chain screen found, when that is why."""
+
+    def __init__(self, message: str, problems: ChainProblems | None = None):
+        super().__init__(message)
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,9 @@ def archive_chain(
             problems = chain_problems(warehouse, source, select)
             refusal = problems.refusal()
             if refusal:
-                raise ArchiveRefused(f"{refusal}; refusing to archive, nothing was written for {snapshot_date}")
+                raise ArchiveRefused(
+                    f"{refusal}; refusing to archive, nothing was written for {snapshot_date}", problems
+                )
             changed = source_type_changes(warehouse, source, snapshot_date)
             warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
             warehouse.execute(
@@ -446,6 +453,24 @@ def write_prices(
         insert_statement="insert_price_data",
         before_delete=None if allow_fewer_rows else refuse_lost_bars,
     )  # fmt: skip
+
+
+def record_sessions_without_data(
+    warehouse, start: dt.date, end: dt.date, missing: list[dt.date], source: str, recorded_at: pd.Timestamp
+) -> None:
+    """Replace what sessions_without_data holds for [start, end] with `missing` (one transaction)."""
+    with warehouse.transaction():
+        warehouse.execute("delete_sessions_without_data_range", {"start_date": start, "end_date": end})
+        for day in missing:
+            warehouse.execute(
+                "insert_sessions_without_data", {"snapshot_date": day, "source": source, "recorded_at": recorded_at}
+            )
+
+
+def sessions_without_data(warehouse, start: dt.date, end: dt.date) -> set[dt.date]:
+    """The sessions in [start, end] an import found no data for: empty days, not unmaterialised ones."""
+    held = warehouse.query("sessions_without_data_in_range", {"start_date": start, "end_date": end})
+    return {pd.Timestamp(d).date() for d in held["snapshot_date"]}
 
 
 def dates_present(row_counts: pd.DataFrame, column: str) -> set[dt.date]:

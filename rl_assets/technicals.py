@@ -33,7 +33,7 @@ import pandas as pd
 import talib
 
 from rl_assets import calendar
-from rl_assets.archive import dates_present, replace_date_range
+from rl_assets.archive import dates_present, replace_date_range, sessions_without_data
 from rl_assets.schema import PRICE_DATA_COLUMNS, TECHNICALS_COLUMNS
 from rl_assets.warehouse.backend import TECHNICALS_STAGING_TABLE
 
@@ -196,7 +196,7 @@ def update_technicals(warehouse, days: list[dt.date]) -> TechnicalsReport:
     with WARMUP_SESSIONS before them. A long range is worked through in blocks of
     calendar.BACKFILL_BLOCK_SESSIONS, each read with its own warm-up and replaced atomically, so
     memory stays that of one block however long the range. Refuses (MissingPrices, nothing
-    written) when price_data lacks any of `days`.
+    written) when price_data lacks any of `days` but a session known to have no data.
     """
     missing = _days_without_prices(warehouse, days)
     if missing:
@@ -228,7 +228,9 @@ def update_technicals(warehouse, days: list[dt.date]) -> TechnicalsReport:
 
 
 def _days_without_prices(warehouse, days: list[dt.date]) -> list[dt.date]:
+    """Days without a bar, but the sessions the chain's source has no data for (files mode)."""
     present = dates_present(
         warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": days[-1]}), "date"
     )
-    return [d for d in days if d not in present]
+    empty = sessions_without_data(warehouse, days[0], days[-1])
+    return [d for d in days if d not in present and d not in empty]
