@@ -257,10 +257,12 @@ def archive_chain(
     snapshot_date: dt.date,
     source: ChainSource | None = None,
     archived_at: pd.Timestamp | None = None,
+    source_name: str | None = None,
 ) -> ArchiveReport:
     """Replace options_chain_history[snapshot_date] with the live chain as `source`'s format reads
     it (default: rl-assets' own options_chain in the contract's layout), every source column kept
-    as JSON in source_row.
+    as JSON in source_row. `source_name` is what the report and options_chain_sources name as the
+    source (default: the table; an imported file's path).
 
     Refuses (ArchiveRefused, nothing written) when the source is empty, has rows without a
     quote_time, or holds quotes from any America/New_York date other than `snapshot_date`; when a
@@ -296,10 +298,10 @@ def archive_chain(
                 },
                 sources=sources,
             )
-            record_source_columns(warehouse, source, snapshot_date, archived_at)
+            record_source_columns(warehouse, source, snapshot_date, archived_at, source_name)
     extra = [c for c in source.columns if c not in OPTIONS_CHAIN_COLUMNS] if source.format.name == CONTRACT else []
     return ArchiveReport(
-        snapshot_date, state.rows, str(source.table), archived_at, extra, problems.non_finite,
+        snapshot_date, state.rows, source_name or str(source.table), archived_at, extra, problems.non_finite,
         source.format.name, computed, changed,
     )  # fmt: skip
 
@@ -339,14 +341,16 @@ def source_type_changes(warehouse, source: ChainSource, snapshot_date: dt.date) 
     return {c: f"{before[c]} -> {t}" for c, t in source.columns.items() if c in before and before[c] != t}
 
 
-def record_source_columns(warehouse, source: ChainSource, snapshot_date: dt.date, archived_at) -> None:
-    """Which table and format `snapshot_date` was archived from, and the source's columns and types."""
+def record_source_columns(
+    warehouse, source: ChainSource, snapshot_date: dt.date, archived_at, source_name: str | None = None
+) -> None:
+    """Which table (or file) and format `snapshot_date` was archived from, and the source's columns and types."""
     warehouse.execute("delete_options_chain_sources_partition", {"snapshot_date": snapshot_date})
     warehouse.execute(
         "insert_options_chain_sources",
         {
             "snapshot_date": snapshot_date,
-            "source_table": str(source.table),
+            "source_table": source_name or str(source.table),
             "chain_format": source.format.name,
             "source_columns": json.dumps(source.columns),
             "archived_at": archived_at,

@@ -191,7 +191,7 @@ def _archive_session(
     """archive_chain of one session; exact duplicate rows dropped (and counted) and retried once."""
     try:
         try:
-            report = archive_chain(warehouse, quote_date, source, archived_at)
+            report = archive_chain(warehouse, quote_date, source, archived_at, source_name=path)
         except ArchiveRefused as refused:
             if refused.problems is None or not refused.problems.duplicate_rows:
                 raise
@@ -200,9 +200,10 @@ def _archive_session(
             before = int(sessions[quote_date]["row_count"])
             warehouse.run_text(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT * FROM {table}")
             left = int(warehouse.read_sql(f"SELECT COUNT(*) AS n FROM ({source.select()})")["n"].iloc[0])
-            result.duplicate_rows_dropped[quote_date] = before - left
-            say(f"{path}: {before - left} duplicate rows dropped on {quote_date}")
-            report = archive_chain(warehouse, quote_date, source, archived_at)
+            if before > left:
+                result.duplicate_rows_dropped[quote_date] = before - left
+                say(f"{path}: {before - left} exact duplicate rows dropped on {quote_date}")
+            report = archive_chain(warehouse, quote_date, source, archived_at, source_name=path)
     except ArchiveRefused as refused:
         result.refused[quote_date] = str(refused)
         say(f"{path}: {quote_date} refused: {refused}")

@@ -390,7 +390,7 @@ class ChainSource:
         mapper = _chain_mapper(self)
         quote_date = f"DATE({mapper.expression('quote_time')}, '{NEW_YORK}')"
         text = f"SELECT src.* FROM {self.table.sql()} AS src\nWHERE {quote_date} = DATE '{day:%Y-%m-%d}'"
-        sql.parse_text(text, where=f"the rows of one session, chain format {self.format.name!r}")
+        sql.check_text(text, where=f"the rows of one session, chain format {self.format.name!r}")
         return text
 
     def sessions_select(self) -> str:
@@ -404,7 +404,7 @@ class ChainSource:
             f"SELECT {quote_date} AS quote_date, COUNT(*) AS row_count, COUNTIF({saturday}) AS saturday_expirations"
             f"\nFROM {self.table.sql()} AS src{_legs(mapper)}\nGROUP BY quote_date"
         )
-        sql.parse_text(text, where=f"the sessions of chain format {self.format.name!r}")
+        sql.check_text(text, where=f"the sessions of chain format {self.format.name!r}")
         return text
 
     @property
@@ -482,7 +482,7 @@ def _chain_select(source: ChainSource, computed_table: str | None) -> str:
         "SELECT " + ",\n  ".join(selected) + f"\nFROM {source.table.sql()} AS src{_legs(mapper)}"
         + "".join(f"\n{join}" for join in mapper.joins.values())
     )  # fmt: skip
-    sql.parse_text(text, where=f"the SELECT of chain format {fmt.name!r}")  # strictly BigQuery
+    sql.check_text(text, where=f"the SELECT of chain format {fmt.name!r}")  # strictly BigQuery
     return text
 
 
@@ -509,5 +509,5 @@ def _price_select(source: PriceSource) -> str:
     )  # fmt: skip
     selected = [f"{mapper.expression(c)} AS {c}" for c in PRICE_DATA_COLUMNS]
     text = "SELECT " + ",\n  ".join(selected) + f"\nFROM {source.table.sql()} AS src"
-    sql.parse_text(text, where=f"the SELECT of price format {source.format.name!r}")
+    sql.check_text(text, where=f"the SELECT of price format {source.format.name!r}")
     return text
