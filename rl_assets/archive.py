@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from rl_assets import calendar
@@ -381,11 +382,12 @@ def replace_live_chain(warehouse, chain: pd.DataFrame) -> int:
 
 
 def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """price_data rows for [start, end], or a ValueError that names what is wrong."""
-    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns]
+    """price_data rows for [start, end], or a ValueError that names what is wrong. Rows without
+    close_only (or with it NULL) are real OHLCV bars: close_only FALSE."""
+    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns and c != "close_only"]
     if missing:
         raise ValueError(f"price rows lack columns {missing}")
-    prices = prices[PRICE_DATA_COLUMNS]
+    prices = prices.reindex(columns=PRICE_DATA_COLUMNS).assign(close_only=close_only_flags(prices))
     if prices[["ticker", "date"]].isna().any().any():
         raise ValueError("price rows with an empty ticker or date")
     dates = pd.to_datetime(prices["date"]).dt.date
@@ -398,6 +400,13 @@ def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Da
             f"{int(duplicated.sum())} duplicate (ticker, date) price rows, e.g. {prices[duplicated].iloc[0][['ticker', 'date']].tolist()}"
         )
     return prices
+
+
+def close_only_flags(prices: pd.DataFrame) -> np.ndarray:
+    """price_data's close_only of each row as bools: absent or NULL is FALSE (a real bar)."""
+    if "close_only" not in prices.columns:
+        return np.zeros(len(prices), dtype=bool)
+    return prices["close_only"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 class PricesRefused(ValueError):
@@ -475,6 +484,63 @@ def sessions_without_data(warehouse, start: dt.date, end: dt.date) -> set[dt.dat
     """The sessions in [start, end] an import found no data for: empty days, not unmaterialised ones."""
     held = warehouse.query("sessions_without_data_in_range", {"start_date": start, "end_date": end})
     return {pd.Timestamp(d).date() for d in held["snapshot_date"]}
+
+
+# Rows of one underlying-day whose underlying_price differ by more than this (relative) are counted.
+CHAIN_PRICE_DISAGREEMENT = 1e-6
+
+
+@dataclass(frozen=True)
+class PricesFromChain:
+    """What write_prices_from_chain wrote: one close-only bar per underlying-day with a price."""
+
+    rows: int
+    tickers: int
+    days: int
+    disagreeing: int  # underlying-days whose rows' underlying_price differ (the bar takes their median)
+    without_price: int  # underlying-days whose rows have no finite positive underlying_price: no bar
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+def write_prices_from_chain(
+    warehouse, start: dt.date, end: dt.date, *, replace_real_bars: bool = False
+) -> PricesFromChain:
+    """Replace price_data for the trading dates [start, end] with close-only bars from
+    options_chain_history (when no price file exists): one bar per (underlying, snapshot_date),
+    close = the median of its rows' finite, positive underlying_price, open/high/low/volume NULL,
+    close_only TRUE. A day without an archived chain gets no bar: nothing is invented.
+
+    Refuses (PricesRefused, nothing written) when the range holds real OHLCV bars, unless
+    `replace_real_bars`: a chain's underlying price never silently replaces a price file's bars.
+    One transaction: the check, the summary, the delete and the INSERT ... SELECT see the same tables.
+    """
+    params = {"start_date": start, "end_date": end}
+    with warehouse.transaction():
+        real = 0 if replace_real_bars else _count(warehouse.query("price_data_real_bars", params).iloc[0], "real_bars")
+        if real:
+            raise PricesRefused(
+                f"price_data holds {real} real OHLCV bar(s) in {start}..{end}: refusing to replace them with "
+                "close-only bars from the chain, nothing was written (replace_real_bars=True replaces them)"
+            )
+        summary = warehouse.query(
+            "price_data_from_chain_summary", {**params, "tolerance": CHAIN_PRICE_DISAGREEMENT}
+        ).iloc[0]
+        warehouse.execute("delete_price_data_range", params)
+        warehouse.execute("insert_price_data_from_chain", params)
+
+    def date(column: str) -> dt.date | None:
+        return None if pd.isna(summary[column]) else pd.Timestamp(summary[column]).date()
+
+    return PricesFromChain(
+        rows=_count(summary, "bars"),
+        tickers=_count(summary, "tickers"),
+        days=_count(summary, "days"),
+        disagreeing=_count(summary, "disagreeing"),
+        without_price=_count(summary, "without_price"),
+        first_date=date("first_date"),
+        last_date=date("last_date"),
+    )
 
 
 def dates_present(row_counts: pd.DataFrame, column: str) -> set[dt.date]:

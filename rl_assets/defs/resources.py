@@ -127,8 +127,13 @@ class Warehouse(dg.ConfigurableResource):
 
     def _read_prices_through_format(self, backend: WarehouseBackend) -> None:
         """Statements that read price_data read the pipeline's own table through its format, unless
-        it is rl-assets' price_data in the contract's layout."""
-        if TableRef.parse(self.price_table) != TableRef("price_data") or self.price_format != CONTRACT:
+        it is rl-assets' price_data in the contract's layout with close_only (another pipeline's
+        price_data lacks it, and is never altered: its format reads its bars as real ones)."""
+        contract = TableRef.parse(self.price_table) == TableRef("price_data") and self.price_format == CONTRACT
+        if contract:
+            held = backend.columns("price_data")
+            contract = not held or "close_only" in held
+        if not contract:
             backend.sources["price_data"] = price_source(backend, self.price_table, self.price_format).select()
 
     def live_chain(self, backend: WarehouseBackend) -> ChainSource:

@@ -267,6 +267,12 @@ class _Mapper:
             if family == "FLOAT64":
                 return f"CAST(IF(IS_NAN({value}), NULL, {value}) AS INT64)"
             return value if family == "INT64" else f"CAST({value} AS INT64)"
+        if target == "BOOL":
+            if family == "BOOL":
+                return value
+            if family in ("STRING", "INT64"):
+                return f"CAST({f'TRIM({value})' if family == 'STRING' else value} AS BOOL)"
+            raise self.fail(column, f"cannot read true/false from a {family} column")
         if target == "DATE":
             if rule.stamp is not None:
                 raise self.fail(column, "stamp applies to quote_time")
@@ -507,7 +513,11 @@ def _price_select(source: PriceSource) -> str:
         "price", source.format.name, source.format.rule, _contract_types("create_price_data"), source.table,
         source.columns, source.dialect,
     )  # fmt: skip
-    selected = [f"{mapper.expression(c)} AS {c}" for c in PRICE_DATA_COLUMNS]
+    # A bar is real unless the table says otherwise: no rule, an absent optional column or NULL is FALSE.
+    selected = [
+        f"COALESCE({mapper.expression(c)}, FALSE) AS {c}" if c == "close_only" else f"{mapper.expression(c)} AS {c}"
+        for c in PRICE_DATA_COLUMNS
+    ]
     text = "SELECT " + ",\n  ".join(selected) + f"\nFROM {source.table.sql()} AS src"
     sql.check_text(text, where=f"the SELECT of price format {source.format.name!r}")
     return text

@@ -100,17 +100,21 @@ def create_missing_tables(
     """Run the contract's CREATE statements for the tables not in `existing` (a backend's listing),
     but never for an `external` table (another pipeline's: require_external_tables) nor a `skipped`
     one (sidecar mode reads the pipeline's live and price tables wherever they are); add the columns
-    a newer contract gave options_chain_history to one an older version created."""
+    a newer contract gave options_chain_history and price_data to one an older version created
+    (never to another pipeline's table)."""
     require_external_tables(warehouse, existing, external)
     for name in CREATE_STATEMENTS:
         table = sql.target_table(name)
         if table not in existing and table not in external and table not in skipped:
             warehouse.execute(name)
-    if HISTORY_TABLE in existing:
-        add_missing_columns(warehouse, HISTORY_TABLE)
+    for table in MIGRATED_TABLES:
+        if table in existing and table not in external and table not in skipped:
+            add_missing_columns(warehouse, table)
 
 
 HISTORY_TABLE = "options_chain_history"
+# Tables whose contract gained nullable columns after release (PROVENANCE_COLUMNS, price_data's close_only).
+MIGRATED_TABLES = (HISTORY_TABLE, "price_data")
 
 
 def add_missing_columns(warehouse: WarehouseBackend, table: str) -> list[str]:
