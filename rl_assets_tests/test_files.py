@@ -13,13 +13,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 
 from rl_assets import calendar
 from rl_assets.archive import sessions_without_data
+from rl_assets.defs.code_location import build_definitions
+from rl_assets.defs.partitions import range_run_tags
 from rl_assets.files import date_in_name, import_chain_files, list_files
 from rl_assets.settings import Settings
+from rl_assets.warehouse.duckdb_backend import open_duckdb
 
 DATA = Path(__file__).parent / "data"
 VXX = DATA / "vxx_options_2016-12.csv.gz"
@@ -199,3 +204,69 @@ def test_a_file_in_another_layout_is_named(warehouse, tmp_path):
     assert list(report.unreadable_files) == [str(tmp_path / "vxx_2016-12-01.csv")]
     assert "underlying_symbol" in report.unreadable_files[str(tmp_path / "vxx_2016-12-01.csv")]
     assert report.archived == [] and report.problems()
+
+
+def files_mode_defs(tmp_path, **settings) -> dg.Definitions:
+    return build_definitions(
+        Settings(
+            market="files",
+            chain_format="historicaloptiondata",
+            start_date=dt.date(2016, 12, 1),
+            duckdb_path=str(tmp_path / "files.duckdb"),
+            model_store=str(tmp_path / "models"),
+            **settings,
+        )
+    )
+
+
+def test_files_mode_in_the_asset_graph(tmp_path):
+    """Files mode shows the history files as the chain's external asset; without price files price_data
+    is built from the archive (so it runs after it), with them it reads them; no evening schedule."""
+    from_chain = files_mode_defs(tmp_path, chain_files=str(VXX))
+    graph = from_chain.resolve_asset_graph()
+    assert not graph.get(dg.AssetKey("options_chain")).is_materializable
+    assert dg.AssetKey("options_chain_history") in graph.get(dg.AssetKey("price_data")).parent_keys
+    assert [s.name for s in from_chain.schedules] == []
+    with_prices = files_mode_defs(tmp_path, chain_files=str(VXX), price_files=str(VXX.parent / "vendor_layouts"))
+    assert with_prices.resolve_asset_graph().get(dg.AssetKey("price_data")).parent_keys == set()
+
+
+def test_price_files_are_read_through_their_format(tmp_path):
+    """Daily bars in a vendor's layout (symbol_adj_close): a holiday row left out, exact duplicates
+    dropped, bars not close-only, technicals computed from them. The bars are built here around the VXX
+    file's closes (no real VXX bars are shipped)."""
+    rows = vxx_rows()
+    closes = rows.assign(day=quote_dates(rows)).groupby("day")["underlying_last"].first().astype(float)
+    bars = pd.DataFrame(
+        {
+            "symbol": "VXX",
+            "date": [str(d) for d in closes.index],
+            "open": closes.to_numpy() * 1.01,
+            "high": closes.to_numpy() * 1.03,
+            "low": closes.to_numpy() * 0.97,
+            "close": closes.to_numpy(),
+            "adj_close": closes.to_numpy() * 0.5,
+            "volume": 1_000_000,
+        }
+    )
+    holiday = bars.tail(1).assign(date="2016-12-26")
+    prices = tmp_path / "bars"
+    prices.mkdir()
+    pd.concat([bars, bars.head(3), holiday]).to_csv(prices / "vxx_bars.csv", index=False)
+    defs = files_mode_defs(
+        tmp_path, chain_files=str(VXX), price_files=str(prices), price_format="symbol_adj_close"
+    )
+    days = calendar.trading_days("2016-12-01", "2016-12-30")
+    result = dg.materialize(
+        [defs.get_assets_def(n) for n in ("options_chain_history", "price_data", "technicals_history")],
+        resources=defs.resources, instance=dg.DagsterInstance.ephemeral(), tags=range_run_tags(days[0], days[-1]),
+    )  # fmt: skip
+    assert result.success
+    meta = result.asset_materializations_for_node("price_data")[0].metadata
+    assert meta["source"].value == "price files" and meta["rows_not_on_a_session"].value == 1
+    with open_duckdb(str(tmp_path / "files.duckdb"), "rl_assets") as wh:
+        held = wh.read_sql("SELECT * FROM price_data ORDER BY date")
+        technicals = wh.read_sql("SELECT * FROM technicals_history ORDER BY date")
+    assert len(held) == len(bars) and not held["close_only"].any()
+    assert np.allclose(held["close"], bars["close"]) and np.allclose(held["high"], bars["high"])  # raw close, not adj
+    assert technicals["atr_14"].notna().sum() == len(bars) - 14  # TA-Lib's ATR: the first value at row 15
