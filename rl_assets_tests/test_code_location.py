@@ -2,6 +2,7 @@
 loadable by `dagster definitions validate`, and the Dagster layer kept in rl_assets/defs/."""
 
 import ast
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -31,8 +32,14 @@ SIDECAR_VENDOR = Settings(
     market="warehouse", live_table="vendor.chain", chain_format="historicaloptiondata",
     price_table="vendor.bars", price_format="symbol_adj_close",
 )  # fmt: skip
+# A vendor's history files (the real VXX month), prices from the chain.
+FILES = Settings(
+    market="files", chain_files=str(REPO_ROOT / "rl_assets_tests" / "data" / "vxx_options_2016-12.csv.gz"),
+    chain_format="historicaloptiondata", start_date=dt.date(2016, 12, 1),
+)  # fmt: skip
 MODES = {
     "synthetic-duckdb": SYNTHETIC_DUCKDB,
+    "files-duckdb": FILES,
     "sidecar-duckdb": SIDECAR_DUCKDB,
     "sidecar-bigquery": SIDECAR_BIGQUERY,
     "sidecar-vendor-layouts": SIDECAR_VENDOR,
@@ -49,11 +56,12 @@ def test_every_mode_is_built_side_by_side_in_one_process():
     for name, defs in built.items():
         dg.Definitions.validate_loadable(defs)
         graph = defs.resolve_asset_graph()
-        sidecar = MODES[name].market == "warehouse"
+        sidecar, files = MODES[name].market == "warehouse", MODES[name].market == "files"
         keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
         executable = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).is_executable}
         assert keys == EVERY_ASSET, name
-        assert executable == (EVERY_ASSET - PIPELINE_TABLES if sidecar else EVERY_ASSET), name
+        external = PIPELINE_TABLES if sidecar else {"options_chain"} if files else set()  # files: the history files
+        assert executable == EVERY_ASSET - external, name
         # The UI's kind tag names the mode's warehouse on every warehouse asset.
         kinds = {key.to_user_string(): graph.get(key).kinds for key in graph.get_all_asset_keys()}
         assert MODES[name].warehouse in kinds["options_chain_history"] and MODES[name].warehouse in kinds["price_data"]
@@ -66,6 +74,9 @@ def test_every_mode_is_built_side_by_side_in_one_process():
             assert schedules == {"freshness_deadline_schedule"}, name
             assert sensors == {"labels_after_daily_run", "retraining_sensor", "live_chain_sensor"}, name
             assert _freshness_checked(defs) == {"options_chain_history", "technicals_history"}, name
+        elif files:  # history comes in by backfills, on no clock
+            assert schedules == set(), name
+            assert sensors == {"labels_after_daily_run", "retraining_sensor"}, name
         else:
             assert schedules == {"trading_day_schedule", "freshness_deadline_schedule"}, name
             assert sensors == {"labels_after_daily_run", "retraining_sensor"}, name
@@ -77,7 +88,10 @@ def test_every_mode_is_built_side_by_side_in_one_process():
         in_own_dataset = {table for table, named in where.items() if "." not in named}
         assert set(warehouse.external_tables) == (in_own_dataset if sidecar else set()), name
         assert set(warehouse.skipped_tables) == (PIPELINE_TABLES if sidecar else set()), name
-        assert (warehouse.chain_format, warehouse.price_format) == (MODES[name].chain_format, MODES[name].price_format)
+        # The warehouse reads the pipeline's tables through their formats in sidecar mode only (files
+        # mode's formats read the files; its price_data is rl-assets' own, in the contract's layout).
+        formats = (MODES[name].chain_format, MODES[name].price_format) if sidecar else ("contract", "contract")
+        assert (warehouse.chain_format, warehouse.price_format) == formats, name
 
 
 def test_the_partitions_start_where_the_settings_say():
