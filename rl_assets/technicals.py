@@ -183,13 +183,14 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
 
     # Recursive indicators, per ticker: their state runs from each series' first row.
     rsi, macd, signal, hist, atr, adx = (np.full(len(frame), np.nan) for _ in range(6))
+    any_close_only = not real.all()
     for start, end in zip(starts, ends, strict=True):
         c, h, lo = close[start:end], high[start:end], low[start:end]  # too few rows give NaN
         rsi[start:end] = talib.RSI(c, timeperiod=14)
         macd[start:end], signal[start:end], hist[start:end] = talib.MACD(c, 12, 26, 9)
         # ATR and ADX are recursive: a close-only bar's NaN high/low would poison every later value,
         # so they run on each run of consecutive real bars (the whole series when all are real).
-        for first, last in _real_runs(real[start:end]):
+        for first, last in _real_runs(real[start:end]) if any_close_only else [(0, end - start)]:
             span = slice(start + first, start + last)
             atr[span] = talib.ATR(h[first:last], lo[first:last], c[first:last], timeperiod=14)
             adx[span] = talib.ADX(h[first:last], lo[first:last], c[first:last], timeperiod=14)

@@ -256,7 +256,9 @@ def test_a_close_only_ticker_leaves_a_real_tickers_values_exactly_as_alone(histo
     alone = compute_technicals(prepare_prices(real)[0])
 
     pd.testing.assert_frame_equal(together[together["ticker"] == second].reset_index(drop=True), alone)
-    assert together.loc[together["ticker"] == first, NEEDS_OHLCV].isna().all().all()
+    closes_only = together[together["ticker"] == first]
+    assert len(closes_only) == (history["ticker"] == first).sum()  # computed, not skipped
+    assert closes_only[NEEDS_OHLCV].isna().all().all() and closes_only[CLOSE_BASED].iloc[-1].notna().all()
 
 
 def test_atr_and_adx_restart_after_close_only_bars_instead_of_staying_poisoned(history):
