@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sqlglot import exp
 
 from rl_assets import calendar, quality
 from rl_assets.baseline import BaselineConfig, predict_proba
@@ -25,7 +26,7 @@ from rl_assets.schema import (
 from rl_assets.technicals import compute_technicals, prepare_prices
 from rl_assets.training import fit_baseline, fit_ppo
 from rl_assets.warehouse.backend import keep_candidates_without_technicals
-from rl_assets.warehouse.sql import SQL_DIR
+from rl_assets.warehouse.sql import SQL_DIR, parse_statement
 from rl_assets_bench.history import ThinnedMarket, table
 from rl_assets_tests.conftest import DAY
 from rl_assets_tests.history import run_statement
@@ -40,7 +41,10 @@ def _load_sources(warehouse) -> pd.DataFrame:
     technicals), and DAY's technicals; the technicals frame loaded."""
     prices = MARKET.prices(calendar.shift_trading_days(DAY, -260), LABEL_DAYS[-1])
     history = pd.concat(
-        [MARKET.chain(d).assign(snapshot_date=d, archived_at=calendar.session_close_utc(d)) for d in [DAY, *LABEL_DAYS]],
+        [
+            MARKET.chain(d).assign(snapshot_date=d, archived_at=calendar.session_close_utc(d))
+            for d in [DAY, *LABEL_DAYS]
+        ],
         ignore_index=True,
     )
     history = history.reindex(columns=OPTIONS_CHAIN_HISTORY_COLUMNS).assign(iv_source="vendor", greeks_source="vendor")
@@ -65,6 +69,12 @@ def full_and_short_history(warehouse):
     short.loc[short["ticker"] == PARTIAL, "rsi_14"] = np.nan
     warehouse.load_frame("technicals_history", short, replace_table=False)
     return warehouse, every_candidate
+
+
+def test_the_flag_in_insert_rl_state_checks_exactly_the_schemas_features():
+    """sql/insert_rl_state.sql spells the flag's columns out; they are schema.TECHNICALS_COMPLETE_FEATURES."""
+    (flag,) = [a for a in parse_statement("insert_rl_state").find_all(exp.Alias) if a.alias == "technicals_incomplete"]
+    assert {c.name for c in flag.find_all(exp.Column)} == {"technicals_date", *TECHNICALS_COMPLETE_FEATURES}
 
 
 def _flags(frame: pd.DataFrame) -> dict[str, set]:
@@ -94,10 +104,10 @@ def test_rl_state_keeps_candidates_without_technicals_flagged(full_and_short_his
 
     # The checks: the warning names the candidates without a technicals row; none is an error.
     window = {"start_date": DAY, "end_date": DAY}
-    outcomes = {
-        o.name: o
-        for o in quality.rl_state_outcomes(wh.query("rl_state_quality", window), wh.query("rl_state_sources", window), [DAY])
-    }
+    checked = quality.rl_state_outcomes(
+        wh.query("rl_state_quality", window), wh.query("rl_state_sources", window), [DAY]
+    )
+    outcomes = {o.name: o for o in checked}
     assert {n for n, o in outcomes.items() if not o.passed} == {"every_candidate_has_technicals"}
     assert outcomes["every_candidate_has_technicals"].metadata["offending_rows"] == len(absent)
 
