@@ -1,5 +1,6 @@
 """Model inputs from rl_state / rl_dataset rows: a float32 matrix of the state features, scaled by
-statistics fit on the training slice only (docs/design.md's evaluation rules)."""
+statistics fit on the training slice only (docs/design.md's evaluation rules), with a
+missing-indicator per feature the training slice lacked somewhere (Scaler)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,20 @@ def raw_matrix(frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> 
     )
 
 
+MISSING_SUFFIX = "_missing"  # an indicator column's name: the feature's, then this
+
+
 @dataclass(frozen=True)
 class Scaler:
-    """Median/IQR scaling fit on training rows; NaN becomes 0 (the training median)."""
+    """Median/IQR scaling fit on training rows; NaN becomes 0 (the training median), and each feature
+    that was missing in some training row also gets a 0/1 missing-indicator column (1 where the value
+    is NaN), so a model can tell an imputed value from a real median (rl_state keeps candidates whose
+    underlying lacks technicals). A feature complete in training gets no indicator, whatever later rows hold."""
 
     columns: tuple[str, ...]
     center: np.ndarray
     scale: np.ndarray
+    missing_indicators: tuple[str, ...] = ()  # features with an indicator, in `columns`' order
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> Scaler:
@@ -42,15 +50,42 @@ class Scaler:
             center = np.nan_to_num(np.nanmedian(values, axis=0))
             spread = np.nanpercentile(values, 75, axis=0) - np.nanpercentile(values, 25, axis=0)
         scale = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
-        return cls(tuple(columns), center, scale)
+        missing = tuple(c for c, any_missing in zip(columns, np.isnan(values).any(axis=0), strict=True) if any_missing)
+        return cls(tuple(columns), center, scale, missing)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The transform's columns in order: the features, then one indicator per missing_indicators."""
+        return (*self.columns, *(f"{c}{MISSING_SUFFIX}" for c in self.missing_indicators))
+
+    @property
+    def width(self) -> int:
+        """The transform's number of columns (a model's input size)."""
+        return len(self.columns) + len(self.missing_indicators)
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        values = (raw_matrix(frame, self.columns) - self.center) / self.scale
-        return np.clip(np.nan_to_num(values, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP).astype(np.float32)
+        raw = raw_matrix(frame, self.columns)
+        values = (raw - self.center) / self.scale
+        scaled = np.clip(np.nan_to_num(values, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
+        positions = [self.columns.index(c) for c in self.missing_indicators]
+        indicators = np.isnan(raw[:, positions]).astype(float)
+        return np.concatenate([scaled, indicators], axis=1).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"columns": list(self.columns), "center": self.center.tolist(), "scale": self.scale.tolist()}
+        return {
+            "columns": list(self.columns),
+            "center": self.center.tolist(),
+            "scale": self.scale.tolist(),
+            "missing_indicators": list(self.missing_indicators),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Scaler:
-        return cls(tuple(data["columns"]), np.asarray(data["center"], float), np.asarray(data["scale"], float))
+        """A scaler from to_dict; one stored before missing-indicators existed has none."""
+        indicators = tuple(data.get("missing_indicators", ()))
+        unknown = [c for c in indicators if c not in data["columns"]]
+        if unknown:
+            raise ValueError(f"missing-indicator features {unknown} are not among the scaler's columns")
+        return cls(
+            tuple(data["columns"]), np.asarray(data["center"], float), np.asarray(data["scale"], float), indicators
+        )

@@ -155,11 +155,13 @@ ONLY_CANDIDATES = CheckRule(
     "only_candidates", "Every row is a contract a buyer could enter at T: bid > 0, ask > 0, expiring after T."
 )
 NO_FEATURE_AFTER_SNAPSHOT = CheckRule(
-    "no_feature_after_snapshot", "No quote or technicals stamped after T's close (New York date)."
+    "no_feature_after_snapshot",
+    "No quote stamped after T's close (New York date); technicals, where a row has them, are T's own.",
 )
 EVERY_CANDIDATE_HAS_TECHNICALS = CheckRule(
     "every_candidate_has_technicals",
-    "Warns when candidates were left out because their underlying had no technicals that day.",
+    "Warns when candidates' underlying had no technicals that day (too short a price history): they are kept "
+    "with NULL technicals and technicals_incomplete TRUE, and the models impute them.",
     warn_only=True,
 )
 
@@ -572,11 +574,11 @@ def rl_state_outcomes(quality: pd.DataFrame, sources: pd.DataFrame, days: Sequen
         ),
         _count_rule(
             NO_FEATURE_AFTER_SNAPSHOT, quality, "snapshot_date", "stamped_after_snapshot",
-            "rows with a quote or technicals stamped after T",
+            "rows with a quote stamped after T or technicals of another day",
         ),
         _count_rule(
             EVERY_CANDIDATE_HAS_TECHNICALS, sources, "snapshot_date", "candidates_without_technicals",
-            "candidates left out because their underlying had no technicals that day",
+            "candidates kept without technicals (their underlying had none that day)",
         ),
     ]  # fmt: skip
     return _failed_where_empty(outcomes, quality, "snapshot_date", days)
@@ -637,7 +639,7 @@ def rl_dataset_outcomes(
         ),
         _count_rule(
             NO_FEATURE_AFTER_SNAPSHOT, quality, "snapshot_date", "stamped_after_snapshot",
-            "rows with a quote or technicals stamped after T",
+            "rows with a quote stamped after T or technicals of another day",
         ),
         CheckOutcome(
             LABELS_WITHIN_WINDOW,

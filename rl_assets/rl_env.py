@@ -26,9 +26,9 @@ import torch
 from rl_assets.features import CLIP, Scaler
 
 ENV_ID = "rl_assets/OptionsFilter-v0"
-# The observation: the candidate's scaled state features (the scaler's columns, in its order), then
-# these context values, both shares in [0, 1]. Every builder of observations (both envs, the agent's
-# scoring in rl_assets.ppo) lays them out from here.
+# The observation: the candidate's scaled state features (the scaler's feature_names: its columns,
+# then their missing-indicators), then these context values, both shares in [0, 1]. Every builder of
+# observations (both envs, the agent's scoring in rl_assets.ppo) lays them out from here.
 CONTEXT_OBSERVATIONS = ("budget_left", "day_progress")
 
 
@@ -87,7 +87,7 @@ def candidate_days(frame: pd.DataFrame, scaler: Scaler, max_per_day: int, seed: 
     rng = np.random.default_rng(seed)
     dates = sorted(labelled["snapshot_date"].unique())
     groups = {d: g for d, g in labelled.groupby("snapshot_date", sort=True)}
-    n_features = len(scaler.columns)
+    n_features = scaler.width  # the features, then their missing-indicators
     features = np.zeros((len(dates), max_per_day, n_features), np.float32)
     rewards = np.zeros((len(dates), max_per_day), np.float32)
     hits = np.zeros((len(dates), max_per_day), bool)

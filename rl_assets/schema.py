@@ -28,10 +28,16 @@ TECHNICAL_FEATURES = [
     "realized_vol_20", "volume_ratio_20", "close_to_sma_20", "close_to_sma_50", "close_to_sma_200",
     "bb_position", "atr_pct", "macd_hist_pct", "iv_minus_realized_vol",
 ]  # fmt: skip
+# The technical features whose absence marks a row technicals_incomplete (sql/insert_rl_state.sql):
+# all but iv_minus_realized_vol, which is NULL also when the option's own IV is (its technical part,
+# realized_vol_20, is checked).
+TECHNICALS_COMPLETE_FEATURES = [f for f in TECHNICAL_FEATURES if f != "iv_minus_realized_vol"]
+# technicals_incomplete: TRUE when the underlying had no technicals row at T (too short a price
+# history) or one of TECHNICALS_COMPLETE_FEATURES is NULL; the row is kept with NULL technicals.
 RL_STATE_COLUMNS = [
     "snapshot_date", "contract_symbol", "underlying", "option_type", "strike", "expiration",
     "bid", "ask", "mid", "volume", "open_interest", "underlying_price", "entry_price",
-    "quote_time", "technicals_date",
+    "quote_time", "technicals_date", "technicals_incomplete",
     "is_call", "dte", "moneyness", "log_moneyness", "spread_pct", "intrinsic_pct", "leverage",
     "theta_pct", "implied_volatility", "delta", "gamma", "theta", "vega", "rho",
     "log_volume", "log_open_interest",

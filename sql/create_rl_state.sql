@@ -1,5 +1,6 @@
 -- What the agent can see at T's close: one row per candidate contract (bid > 0, ask > 0, expiring
--- after T) with the option's features and its underlying's technicals at T. Key:
+-- after T) with the option's features and its underlying's technicals at T (NULL, with
+-- technicals_incomplete TRUE, where the underlying has none or some are NULL). Key:
 -- (snapshot_date, contract_symbol). Only data stamped at or before T's close.
 CREATE TABLE IF NOT EXISTS rl_state (
     snapshot_date DATE NOT NULL,
@@ -16,7 +17,8 @@ CREATE TABLE IF NOT EXISTS rl_state (
     underlying_price FLOAT64 NOT NULL,
     entry_price FLOAT64 NOT NULL,
     quote_time TIMESTAMP NOT NULL,
-    technicals_date DATE NOT NULL,
+    technicals_date DATE,
+    technicals_incomplete BOOL NOT NULL,
     is_call BOOL NOT NULL,
     dte INT64,
     moneyness FLOAT64,

@@ -14,7 +14,7 @@
 INSERT INTO rl_dataset (
     snapshot_date, contract_symbol, underlying, option_type, strike, expiration,
     bid, ask, mid, volume, open_interest, underlying_price, entry_price, quote_time, technicals_date,
-    is_call, dte, moneyness, log_moneyness, spread_pct, intrinsic_pct, leverage, theta_pct,
+    technicals_incomplete, is_call, dte, moneyness, log_moneyness, spread_pct, intrinsic_pct, leverage, theta_pct,
     implied_volatility, delta, gamma, theta, vega, rho, log_volume, log_open_interest,
     rsi_14, macd, macd_signal, macd_hist, sma_20, sma_50, sma_200, bb_upper, bb_middle, bb_lower,
     atr_14, adx_14, above_sma_50, above_sma_200, ret_1d, ret_5d, ret_20d, realized_vol_20,
@@ -118,7 +118,7 @@ resolved AS (
 SELECT
     snapshot_date, contract_symbol, underlying, option_type, strike, expiration,
     bid, ask, mid, volume, open_interest, underlying_price, entry_price, quote_time, technicals_date,
-    is_call, dte, moneyness, log_moneyness, spread_pct, intrinsic_pct, leverage, theta_pct,
+    technicals_incomplete, is_call, dte, moneyness, log_moneyness, spread_pct, intrinsic_pct, leverage, theta_pct,
     implied_volatility, delta, gamma, theta, vega, rho, log_volume, log_open_interest,
     rsi_14, macd, macd_signal, macd_hist, sma_20, sma_50, sma_200, bb_upper, bb_middle, bb_lower,
     atr_14, adx_14, above_sma_50, above_sma_200, ret_1d, ret_5d, ret_20d, realized_vol_20,

@@ -1,7 +1,7 @@
 -- Per trading date of rl_dataset: rows against rl_state's (every candidate labelled or flagged,
 -- none invented), labelled rows, exits by reason, the hit_50 base rate and mean reward, features
--- stamped after T, and labels outside (T, label_end_date] (exit on T only for a contract whose
--- expiration falls before the next session).
+-- not of T (technicals, where present, are T's), and labels outside (T, label_end_date] (exit on T
+-- only for a contract whose expiration falls before the next session).
 WITH state AS (
     SELECT snapshot_date, COUNT(*) AS state_rows
     FROM rl_state
@@ -22,7 +22,7 @@ dataset AS (
         COUNTIF(exit_reason = 'missing_quote') AS missing_quote,
         COUNTIF(exit_reason = 'missing_price') AS missing_price,
         COUNTIF(missing_quotes > 0) AS rows_with_missing_quotes,
-        COUNTIF(DATE(quote_time, 'America/New_York') > snapshot_date OR technicals_date > snapshot_date)
+        COUNTIF(DATE(quote_time, 'America/New_York') > snapshot_date OR technicals_date != snapshot_date)
             AS stamped_after_snapshot,
         COUNTIF(
             label_end_date <= snapshot_date

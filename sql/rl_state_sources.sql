@@ -1,5 +1,6 @@
 -- Per trading date: archived contracts, the candidates among them (bid > 0, ask > 0, expiring
--- after T), and candidates whose underlying has no technicals row that day (left out of rl_state).
+-- after T), and candidates whose underlying has no technicals row that day (kept in rl_state with
+-- NULL technicals and technicals_incomplete TRUE).
 SELECT
     h.snapshot_date,
     COUNT(*) AS contracts,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from rl_assets.schema import TECHNICALS_COMPLETE_FEATURES
 from rl_assets.warehouse import sql
 
 
@@ -110,11 +111,30 @@ def create_missing_tables(
     for table in MIGRATED_TABLES:
         if table in existing and table not in external and table not in skipped:
             add_missing_columns(warehouse, table)
+    for table in STATE_TABLES:
+        if table in existing:
+            keep_candidates_without_technicals(warehouse, table)
 
 
 HISTORY_TABLE = "options_chain_history"
 # Tables whose contract gained nullable columns after release (PROVENANCE_COLUMNS, price_data's close_only).
 MIGRATED_TABLES = (HISTORY_TABLE, "price_data")
+STATE_TABLES = ("rl_state", "rl_dataset")
+TECHNICALS_FLAG = "technicals_incomplete"
+
+
+def keep_candidates_without_technicals(warehouse: WarehouseBackend, table: str) -> bool:
+    """Migrate an rl_state / rl_dataset created before candidates without technicals were kept (it
+    lacks technicals_incomplete): technicals_date loses NOT NULL, the flag is added (nullable: neither
+    warehouse adds a NOT NULL column to a table that has rows; every insert sets it) and set on the
+    rows held from their features, as sql/insert_rl_state.sql sets it. Whether it migrated."""
+    if TECHNICALS_FLAG in warehouse.columns(table):
+        return False
+    warehouse.run_text(f"ALTER TABLE {table} ALTER COLUMN technicals_date DROP NOT NULL")
+    add_missing_columns(warehouse, table)
+    incomplete = " OR ".join(f"{column} IS NULL" for column in ["technicals_date", *TECHNICALS_COMPLETE_FEATURES])
+    warehouse.run_text(f"UPDATE {table} SET {TECHNICALS_FLAG} = {incomplete} WHERE {TECHNICALS_FLAG} IS NULL")
+    return True
 
 
 def add_missing_columns(warehouse: WarehouseBackend, table: str) -> list[str]:

@@ -26,8 +26,9 @@ def build_dataset_assets(daily: dg.TimeWindowPartitionsDefinition, warehouse_kin
     def rl_state(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         """What the agent can see at T's close: every candidate contract of the archived chain (bid > 0,
         ask > 0, expiring after T) with its own features (moneyness, spread, leverage, greeks, …), its
-        entry price (the ask) and its underlying's technicals at T. Built in the warehouse
-        (sql/insert_rl_state.sql); only data stamped at or before T's close."""
+        entry price (the ask) and its underlying's technicals at T; a candidate whose underlying has no
+        technicals (too short a price history) is kept with them NULL and technicals_incomplete TRUE.
+        Built in the warehouse (sql/insert_rl_state.sql); only data stamped at or before T's close."""
         days = partition_days(context)
         started = time.perf_counter()
         with warehouse.session() as wh:
@@ -43,6 +44,7 @@ def build_dataset_assets(daily: dg.TimeWindowPartitionsDefinition, warehouse_kin
                 "contracts_archived": int(sources["contracts"].sum()),
                 "candidates": candidates,
                 "candidates_without_technicals": int(sources["candidates_without_technicals"].sum()),
+                "technicals_incomplete_rows": int(report.by_day["technicals_incomplete"].sum()),
                 "rows_by_day": dg.MetadataValue.json(report.rows_by_day),
                 "seconds": round(time.perf_counter() - started, 3),
             }
