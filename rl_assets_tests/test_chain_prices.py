@@ -170,9 +170,7 @@ def test_an_old_price_data_table_gains_close_only_and_its_bars_read_as_real(ware
     assert prices(warehouse)["close_only"].tolist() == [False] * len(bars)
 
 
-def test_another_pipelines_price_data_without_close_only_is_read_as_real_bars_and_never_altered(
-    duckdb_path, market
-):
+def test_another_pipelines_price_data_without_close_only_is_read_as_real_bars_and_never_altered(duckdb_path, market):
     """Sidecar mode: the pipeline's own price_data (contract layout, no close_only) is never altered;
     statements read it through the contract format, close_only FALSE."""
     bars = market.prices(FIRST, LAST).drop(columns="close_only")

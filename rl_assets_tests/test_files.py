@@ -147,9 +147,7 @@ def test_files_of_several_sessions_on_bigquery_too(warehouse, tmp_path):
     report = import_chain_files(warehouse, list_files(str(tmp_path)), "historicaloptiondata", days)
 
     got = history(warehouse)
-    assert got.groupby("snapshot_date").size().to_dict() == quote_dates(
-        rows[dates.isin(days)]
-    ).value_counts().to_dict()
+    assert got.groupby("snapshot_date").size().to_dict() == quote_dates(rows[dates.isin(days)]).value_counts().to_dict()
     assert report.problems() == [] and report.sessions_without_data == []
     assert set(got["contract_symbol"]) == set(rows.loc[dates.isin(days), "optionroot"])
 
@@ -187,7 +185,10 @@ def test_file_names_and_settings_name_the_problem(tmp_path):
         ({**files, "RL_ASSETS_CHAIN_FILES": str(tmp_path / "nowhere")}, "no such file or folder"),
         ({**files, "RL_ASSETS_CHAIN_FILES": str(tmp_path / "empty")}, "no .csv, .csv.gz, .parquet files there"),
         ({**files, "RL_ASSETS_CHAIN_FILES": str(tmp_path / "chain.xlsx")}, "not a CSV, CSV.gz or Parquet file"),
-        ({**files, "RL_ASSETS_CHAIN_FILES": str(VXX), "RL_ASSETS_PRICE_FILES": str(tmp_path / "empty")}, "RL_ASSETS_PRICE_FILES"),
+        (
+            {**files, "RL_ASSETS_CHAIN_FILES": str(VXX), "RL_ASSETS_PRICE_FILES": str(tmp_path / "empty")},
+            "RL_ASSETS_PRICE_FILES",
+        ),
         ({"RL_ASSETS_CHAIN_FILES": str(VXX)}, "history files are read in files mode only"),
         ({**files, "RL_ASSETS_CHAIN_FILES": str(VXX), "RL_ASSETS_LIVE_TABLE": "vendor.chain"}, "sidecar mode only"),
     ]:
@@ -253,9 +254,7 @@ def test_price_files_are_read_through_their_format(tmp_path):
     prices = tmp_path / "bars"
     prices.mkdir()
     pd.concat([bars, bars.head(3), holiday]).to_csv(prices / "vxx_bars.csv", index=False)
-    defs = files_mode_defs(
-        tmp_path, chain_files=str(VXX), price_files=str(prices), price_format="symbol_adj_close"
-    )
+    defs = files_mode_defs(tmp_path, chain_files=str(VXX), price_files=str(prices), price_format="symbol_adj_close")
     days = calendar.trading_days("2016-12-01", "2016-12-30")
     result = dg.materialize(
         [defs.get_assets_def(n) for n in ("options_chain_history", "price_data", "technicals_history")],

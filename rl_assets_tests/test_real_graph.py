@@ -90,7 +90,9 @@ def real_graph(tmp_path_factory):
             results[name] = {k: v.value for k, v in event.metadata.items()}
         results.setdefault("checks", []).extend(result.get_asset_check_evaluations())
     with open_duckdb(settings.duckdb_path, settings.dataset) as wh:
-        tables = {t: wh.read_sql(f"SELECT * FROM {t}") for t in ("price_data", "technicals_history", "rl_state", "rl_dataset")}
+        tables = {
+            t: wh.read_sql(f"SELECT * FROM {t}") for t in ("price_data", "technicals_history", "rl_state", "rl_dataset")
+        }
     return results, tables
 
 

@@ -20,7 +20,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     jobs = build_jobs(freshness_checks)
     return dg.Definitions(
         assets=build_assets(
-            daily, settings.warehouse, settings.market, prices_from_chain=settings.market == "files" and not settings.price_files
+            daily,
+            settings.warehouse,
+            settings.market,
+            prices_from_chain=settings.market == "files" and not settings.price_files,
         ),
         asset_checks=[*DATA_CHECKS, freshness_checks],
         jobs=jobs.all(),

@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"rl_state  {start} .. {backfill_end}: {state['dagster/row_count']:,} candidate contracts with their "
-        f"underlying's technicals"
+        f"underlying's technicals ({state.get('technicals_incomplete_rows', 0):,} incomplete)"
     )
     print(
         f"rl_dataset {start} .. {labelled_end}: {labels['dagster/row_count']:,} rows, "

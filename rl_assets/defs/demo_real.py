@@ -26,6 +26,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from rl_assets import calendar  # noqa: E402
 from rl_assets.defs.assets.models import TrainingConfig  # noqa: E402
+from rl_assets.defs.checks import BLOCKING_CHECKS  # noqa: E402
 from rl_assets.defs.code_location import build_definitions  # noqa: E402
 from rl_assets.defs.demo import _metadata, _Runner  # noqa: E402
 from rl_assets.defs.partitions import range_run_tags  # noqa: E402
@@ -90,8 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         f"options_chain_history {first} .. {last}: {history['sessions_archived']} sessions, "
         f"{history['dagster/row_count']:,} contracts from {history['files_read']} file(s); without data: "
         f"{', '.join(missing) if missing else 'none'}; {history['saturday_expirations_read_as_friday']:,} rows "
-        f"listed on a Saturday read as the Friday session; IV/greeks computed where the vendor had none: "
-        f"{history['computed_greeks']:,} rows"
+        f"listed on a Saturday read as the Friday session; greeks computed where the vendor had none (or "
+        f"placeholders): {history['computed_greeks']:,} rows"
     )
     print(
         f"price_data: {prices['dagster/row_count']:,} close-only bars from the chain's underlying price "
@@ -119,14 +120,22 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  - technicals longer than the history stay NULL: {', '.join(short) or 'none'}; OHLC-based ones (ATR, ADX)")
     print("    and volume_ratio_20 stay NULL with close-only bars")
     print(
-        f"  - statistics: one underlying over one month is one volatility regime; the base rate and mean reward "
-        f"above describe December 2016's VXX, not a strategy"
+        "  - statistics: one underlying over one month is one volatility regime; the base rate and mean reward "
+        "above describe December 2016's VXX, not a strategy"
     )
     checks = [(e.check_name, e.passed) for result in run.results for e in result.get_asset_check_evaluations()]
     failed = sorted({name for name, passed in checks if not passed})
+    blocking = sorted(set(failed) & BLOCKING_CHECKS)
     print(
         f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed"
         + (f"; failing: {', '.join(failed)}" if failed else "")
+        + (
+            f" (blocking: {', '.join(blocking)})"
+            if blocking
+            else " (none blocking: the real data's quirks, see make ui)"
+            if failed
+            else ""
+        )
     )
     print(f"total {time.perf_counter() - started:.1f} s in {len(run.results)} runs. Explore them: make ui")
 

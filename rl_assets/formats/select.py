@@ -387,6 +387,7 @@ class ChainSource:
     table: TableRef
     columns: dict[str, str]  # the source's columns -> warehouse type
     dialect: str
+
     def __post_init__(self) -> None:
         self.select()  # a format that does not fit the table fails here, naming the column
 

@@ -18,9 +18,9 @@ from rl_assets.archive import (
     write_prices,
     write_prices_from_chain,
 )
-from rl_assets.files import CHAIN_FILES_VARIABLE, PRICE_FILES_VARIABLE, import_chain_files, list_files, read_price_files
 from rl_assets.defs.partitions import HISTORY_FRESHNESS, PARTITION_TAG, partition_days, run_window_metadata
 from rl_assets.defs.resources import WAREHOUSE_POOL, FilesMarketProvider, MarketDataProvider, Warehouse
+from rl_assets.files import CHAIN_FILES_VARIABLE, PRICE_FILES_VARIABLE, import_chain_files, list_files, read_price_files
 
 
 class LiveChainConfig(dg.Config):
@@ -160,7 +160,9 @@ def build_market_assets(
         source = config.source
         files_mode = isinstance(market, FilesMarketProvider)
         if source == "auto":
-            source = "files" if files_mode else "live" if len(days) == 1 or not market.serves_past_chains else "provider"
+            source = (
+                "files" if files_mode else "live" if len(days) == 1 or not market.serves_past_chains else "provider"
+            )
         if (source == "files") != files_mode:
             raise dg.Failure(
                 description=f"source {source!r} is not this mode's: 'files' is files mode's (RL_ASSETS_MARKET=files) "
@@ -214,7 +216,11 @@ def build_market_assets(
     if sidecar:
         return [options_chain_source, price_data_source, options_chain_history]
     if market == "files":
-        return [chain_files_source, build_files_price_data(daily, warehouse_kind, prices_from_chain), options_chain_history]
+        return [
+            chain_files_source,
+            build_files_price_data(daily, warehouse_kind, prices_from_chain),
+            options_chain_history,
+        ]
     return [options_chain, price_data, options_chain_history]
 
 
@@ -224,7 +230,9 @@ def _archive_metadata(reports) -> dict:
         "source_table": reports[-1].source_table if reports else "",
         "chain_format": reports[-1].chain_format if reports else "",
         "rows_per_day": dg.MetadataValue.json({str(r.snapshot_date): r.rows for r in reports}),
-        "extra_columns_kept_in_source_row": dg.MetadataValue.json(sorted({c for r in reports for c in r.extra_columns})),
+        "extra_columns_kept_in_source_row": dg.MetadataValue.json(
+            sorted({c for r in reports for c in r.extra_columns})
+        ),
         "non_finite_values_nulled": dg.MetadataValue.json(_summed(r.non_finite_values_nulled for r in reports)),
         "computed_iv": sum(r.computed.implied_volatility for r in reports),
         "computed_greeks": sum(r.computed.greeks for r in reports),
@@ -265,7 +273,9 @@ def _import_history_files(
         "sessions_without_data": dg.MetadataValue.json([str(d) for d in imported.sessions_without_data]),
         "not_sessions": dg.MetadataValue.json({p: [str(d) for d in ds] for p, ds in imported.not_sessions.items()}),
         "repeated_sessions": dg.MetadataValue.json({str(d): p for d, p in imported.repeated_sessions.items()}),
-        "duplicate_rows_dropped": dg.MetadataValue.json({str(d): n for d, n in imported.duplicate_rows_dropped.items()}),
+        "duplicate_rows_dropped": dg.MetadataValue.json(
+            {str(d): n for d, n in imported.duplicate_rows_dropped.items()}
+        ),
         "rows_without_quote_date": dg.MetadataValue.json(imported.rows_without_quote_date),
         "saturday_expirations_read_as_friday": imported.saturday_expirations,
         "archived_at": str(archived_at),
@@ -276,7 +286,8 @@ def _import_history_files(
         # The sessions that were archived stay archived (each its own transaction); these need fixing.
         raise dg.Failure(
             description=f"{len(problems)} problem(s) in the files; the other {len(reports)} session(s) were archived: "
-            + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""),
+            + "; ".join(problems[:5])
+            + (" ..." if len(problems) > 5 else ""),
             metadata=metadata,
         )
     return dg.MaterializeResult(metadata=metadata)
