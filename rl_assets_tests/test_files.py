@@ -269,3 +269,31 @@ def test_price_files_are_read_through_their_format(tmp_path):
     assert len(held) == len(bars) and not held["close_only"].any()
     assert np.allclose(held["close"], bars["close"]) and np.allclose(held["high"], bars["high"])  # raw close, not adj
     assert technicals["atr_14"].notna().sum() == len(bars) - 14  # TA-Lib's ATR: the first value at row 15
+
+
+def test_a_refused_session_fails_the_run_and_keeps_the_others(tmp_path):
+    """Through the asset: a contract quoted twice differently on one session fails the run, naming the
+    session and the contract; the other sessions of the range are archived, the missing one recorded."""
+    rows = vxx_rows()
+    dates = quote_dates(rows)
+    d1, d2 = dt.date(2016, 12, 1), dt.date(2016, 12, 2)
+    folder = tmp_path / "chains"
+    folder.mkdir()
+    write_day(rows[dates == d1], folder / "vxx_2016-12-01.csv")
+    bad = rows[dates == d2]
+    write_day(pd.concat([bad, bad.head(1).assign(ask="9.99")]), folder / "vxx_2016-12-02.csv")
+    defs = files_mode_defs(tmp_path, chain_files=str(folder))
+    result = dg.materialize(
+        [defs.get_assets_def("options_chain_history")], resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(), tags=range_run_tags(d1, dt.date(2016, 12, 5)), raise_on_error=False,
+    )  # fmt: skip
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "2016-12-02" in message and bad["optionroot"].iloc[0] in message and "1 other session(s) archived" in message
+    with open_duckdb(str(tmp_path / "files.duckdb"), "rl_assets") as wh:
+        held = wh.read_sql("SELECT snapshot_date, COUNT(*) AS n FROM options_chain_history GROUP BY 1")
+        assert pd.to_datetime(held["snapshot_date"]).dt.date.tolist() == [d1] and held["n"].tolist() == [
+            len(rows[dates == d1])
+        ]
+        assert sessions_without_data(wh, d1, dt.date(2016, 12, 5)) == {dt.date(2016, 12, 5)}

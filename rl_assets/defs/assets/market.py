@@ -285,7 +285,7 @@ def _import_history_files(
     if problems:
         # The sessions that were archived stay archived (each its own transaction); these need fixing.
         raise dg.Failure(
-            description=f"{len(problems)} problem(s) in the files; the other {len(reports)} session(s) were archived: "
+            description=f"{len(problems)} problem(s) in the files ({len(reports)} other session(s) archived): "
             + "; ".join(problems[:5])
             + (" ..." if len(problems) > 5 else ""),
             metadata=metadata,
@@ -319,7 +319,10 @@ def build_files_price_data(
         started = time.perf_counter()
         with warehouse.session() as wh:
             if market.price_files is None:
-                made = write_prices_from_chain(wh, days[0], days[-1])
+                try:
+                    made = write_prices_from_chain(wh, days[0], days[-1])
+                except PricesRefused as refused:  # the range holds a price file's bars: never replaced silently
+                    raise dg.Failure(description=str(refused)) from refused
                 return dg.MaterializeResult(
                     metadata={
                         **run_window_metadata(days, made.rows),
