@@ -21,10 +21,11 @@ export UV_SYSTEM_CERTS ?= 1
 export PYTHONPATH   := $(CURDIR)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: help setup demo test ui bench lock emulator wheel clean
+.PHONY: help setup demo demo-real test ui bench lock emulator wheel clean
 
 help:
 	@echo "make demo   set up, materialise ~60 trading days on the embedded default, print a summary"
+	@echo "make demo-real  set up, run the graph on a real chain (VXX, December 2016, shipped with the tests)"
 	@echo "make test   set up and run the test suite"
 	@echo "make ui     start the Dagster UI (dagster dev) on this code location"
 	@echo "make bench  run every benchmark (~40 min, ~16 GB of scratch disk); writes README's table and bench_results/"
@@ -59,6 +60,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml | setup
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m rl_assets.defs.demo
+
+# Files mode on the real VXX month (its own DuckDB file, data/real.duckdb); ARGS="--files ... --format ..."
+# runs it on your own history files.
+demo-real: setup $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m rl_assets.defs.demo_real $(ARGS)
 
 # The UI test drives Debian's Chromium (never a downloaded browser); install it when missing.
 CHROMIUM ?= /usr/bin/chromium
@@ -109,4 +115,4 @@ wheel: setup
 	rm -rf build rl_assets.egg-info
 
 clean:
-	rm -rf build dist rl_assets.egg-info .dagster_home data/*.duckdb data/*.duckdb.lock .pytest_cache .bigquery-emulator
+	rm -rf build dist rl_assets.egg-info .dagster_home data/*.duckdb data/*.duckdb.lock data/real-models .pytest_cache .bigquery-emulator

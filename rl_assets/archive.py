@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from rl_assets import calendar
@@ -34,7 +35,12 @@ LIVE_TABLE = "options_chain"
 
 
 class ArchiveRefused(RuntimeError):
-    """The source cannot be archived as the requested trading date; nothing was written."""
+    """The source cannot be archived as the requested trading date; nothing was written. `problems`:
+    what the chain screen found, when that is why."""
+
+    def __init__(self, message: str, problems: ChainProblems | None = None):
+        super().__init__(message)
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -252,10 +258,12 @@ def archive_chain(
     snapshot_date: dt.date,
     source: ChainSource | None = None,
     archived_at: pd.Timestamp | None = None,
+    source_name: str | None = None,
 ) -> ArchiveReport:
     """Replace options_chain_history[snapshot_date] with the live chain as `source`'s format reads
     it (default: rl-assets' own options_chain in the contract's layout), every source column kept
-    as JSON in source_row.
+    as JSON in source_row. `source_name` is what the report and options_chain_sources name as the
+    source (default: the table; an imported file's path).
 
     Refuses (ArchiveRefused, nothing written) when the source is empty, has rows without a
     quote_time, or holds quotes from any America/New_York date other than `snapshot_date`; when a
@@ -277,7 +285,9 @@ def archive_chain(
             problems = chain_problems(warehouse, source, select)
             refusal = problems.refusal()
             if refusal:
-                raise ArchiveRefused(f"{refusal}; refusing to archive, nothing was written for {snapshot_date}")
+                raise ArchiveRefused(
+                    f"{refusal}; refusing to archive, nothing was written for {snapshot_date}", problems
+                )
             changed = source_type_changes(warehouse, source, snapshot_date)
             warehouse.execute("delete_options_chain_history_partition", {"snapshot_date": snapshot_date})
             warehouse.execute(
@@ -289,10 +299,10 @@ def archive_chain(
                 },
                 sources=sources,
             )
-            record_source_columns(warehouse, source, snapshot_date, archived_at)
+            record_source_columns(warehouse, source, snapshot_date, archived_at, source_name)
     extra = [c for c in source.columns if c not in OPTIONS_CHAIN_COLUMNS] if source.format.name == CONTRACT else []
     return ArchiveReport(
-        snapshot_date, state.rows, str(source.table), archived_at, extra, problems.non_finite,
+        snapshot_date, state.rows, source_name or str(source.table), archived_at, extra, problems.non_finite,
         source.format.name, computed, changed,
     )  # fmt: skip
 
@@ -332,14 +342,16 @@ def source_type_changes(warehouse, source: ChainSource, snapshot_date: dt.date) 
     return {c: f"{before[c]} -> {t}" for c, t in source.columns.items() if c in before and before[c] != t}
 
 
-def record_source_columns(warehouse, source: ChainSource, snapshot_date: dt.date, archived_at) -> None:
-    """Which table and format `snapshot_date` was archived from, and the source's columns and types."""
+def record_source_columns(
+    warehouse, source: ChainSource, snapshot_date: dt.date, archived_at, source_name: str | None = None
+) -> None:
+    """Which table (or file) and format `snapshot_date` was archived from, and the source's columns and types."""
     warehouse.execute("delete_options_chain_sources_partition", {"snapshot_date": snapshot_date})
     warehouse.execute(
         "insert_options_chain_sources",
         {
             "snapshot_date": snapshot_date,
-            "source_table": str(source.table),
+            "source_table": source_name or str(source.table),
             "chain_format": source.format.name,
             "source_columns": json.dumps(source.columns),
             "archived_at": archived_at,
@@ -370,11 +382,12 @@ def replace_live_chain(warehouse, chain: pd.DataFrame) -> int:
 
 
 def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """price_data rows for [start, end], or a ValueError that names what is wrong."""
-    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns]
+    """price_data rows for [start, end], or a ValueError that names what is wrong. Rows without
+    close_only (or with it NULL) are real OHLCV bars: close_only FALSE."""
+    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns and c != "close_only"]
     if missing:
         raise ValueError(f"price rows lack columns {missing}")
-    prices = prices[PRICE_DATA_COLUMNS]
+    prices = prices.reindex(columns=PRICE_DATA_COLUMNS).assign(close_only=close_only_flags(prices))
     if prices[["ticker", "date"]].isna().any().any():
         raise ValueError("price rows with an empty ticker or date")
     dates = pd.to_datetime(prices["date"]).dt.date
@@ -387,6 +400,13 @@ def validate_prices(prices: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Da
             f"{int(duplicated.sum())} duplicate (ticker, date) price rows, e.g. {prices[duplicated].iloc[0][['ticker', 'date']].tolist()}"
         )
     return prices
+
+
+def close_only_flags(prices: pd.DataFrame) -> np.ndarray:
+    """price_data's close_only of each row as bools: absent or NULL is FALSE (a real bar)."""
+    if "close_only" not in prices.columns:
+        return np.zeros(len(prices), dtype=bool)
+    return prices["close_only"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 class PricesRefused(ValueError):
@@ -446,6 +466,81 @@ def write_prices(
         insert_statement="insert_price_data",
         before_delete=None if allow_fewer_rows else refuse_lost_bars,
     )  # fmt: skip
+
+
+def record_sessions_without_data(
+    warehouse, start: dt.date, end: dt.date, missing: list[dt.date], source: str, recorded_at: pd.Timestamp
+) -> None:
+    """Replace what sessions_without_data holds for [start, end] with `missing` (one transaction)."""
+    with warehouse.transaction():
+        warehouse.execute("delete_sessions_without_data_range", {"start_date": start, "end_date": end})
+        for day in missing:
+            warehouse.execute(
+                "insert_sessions_without_data", {"snapshot_date": day, "source": source, "recorded_at": recorded_at}
+            )
+
+
+def sessions_without_data(warehouse, start: dt.date, end: dt.date) -> set[dt.date]:
+    """The sessions in [start, end] an import found no data for: empty days, not unmaterialised ones."""
+    held = warehouse.query("sessions_without_data_in_range", {"start_date": start, "end_date": end})
+    return {pd.Timestamp(d).date() for d in held["snapshot_date"]}
+
+
+# Rows of one underlying-day whose underlying_price differ by more than this (relative) are counted.
+CHAIN_PRICE_DISAGREEMENT = 1e-6
+
+
+@dataclass(frozen=True)
+class PricesFromChain:
+    """What write_prices_from_chain wrote: one close-only bar per underlying-day with a price."""
+
+    rows: int
+    tickers: int
+    days: int
+    disagreeing: int  # underlying-days whose rows' underlying_price differ (the bar takes their median)
+    without_price: int  # underlying-days whose rows have no finite positive underlying_price: no bar
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+def write_prices_from_chain(
+    warehouse, start: dt.date, end: dt.date, *, replace_real_bars: bool = False
+) -> PricesFromChain:
+    """Replace price_data for the trading dates [start, end] with close-only bars from
+    options_chain_history (when no price file exists): one bar per (underlying, snapshot_date),
+    close = the median of its rows' finite, positive underlying_price, open/high/low/volume NULL,
+    close_only TRUE. A day without an archived chain gets no bar: nothing is invented.
+
+    Refuses (PricesRefused, nothing written) when the range holds real OHLCV bars, unless
+    `replace_real_bars`: a chain's underlying price never silently replaces a price file's bars.
+    One transaction: the check, the summary, the delete and the INSERT ... SELECT see the same tables.
+    """
+    params = {"start_date": start, "end_date": end}
+    with warehouse.transaction():
+        real = 0 if replace_real_bars else _count(warehouse.query("price_data_real_bars", params).iloc[0], "real_bars")
+        if real:
+            raise PricesRefused(
+                f"price_data holds {real} real OHLCV bar(s) in {start}..{end}: refusing to replace them with "
+                "close-only bars from the chain, nothing was written (replace_real_bars=True replaces them)"
+            )
+        summary = warehouse.query(
+            "price_data_from_chain_summary", {**params, "tolerance": CHAIN_PRICE_DISAGREEMENT}
+        ).iloc[0]
+        warehouse.execute("delete_price_data_range", params)
+        warehouse.execute("insert_price_data_from_chain", params)
+
+    def date(column: str) -> dt.date | None:
+        return None if pd.isna(summary[column]) else pd.Timestamp(summary[column]).date()
+
+    return PricesFromChain(
+        rows=_count(summary, "bars"),
+        tickers=_count(summary, "tickers"),
+        days=_count(summary, "days"),
+        disagreeing=_count(summary, "disagreeing"),
+        without_price=_count(summary, "without_price"),
+        first_date=date("first_date"),
+        last_date=date("last_date"),
+    )
 
 
 def dates_present(row_counts: pd.DataFrame, column: str) -> set[dt.date]:

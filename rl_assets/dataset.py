@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from rl_assets import calendar, quality
-from rl_assets.archive import dates_present
+from rl_assets.archive import dates_present, sessions_without_data
 from rl_assets.reward import HORIZON_DAYS, TAKE_PROFIT, label_windows
 from rl_assets.warehouse.backend import LABEL_WINDOWS_TABLE, staged
 
@@ -43,6 +43,8 @@ class BuildReport:
 
 
 def _refuse_if_missing(what: str, needed: list[dt.date], present: set[dt.date], remedy: str) -> None:
+    """DatasetRefused naming the days of `needed` not in `present` (the callers leave out the
+    sessions known to have no data: archive.sessions_without_data)."""
     missing = [d for d in needed if d not in present]
     if missing:
         shown = ", ".join(str(d) for d in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
@@ -102,14 +104,18 @@ def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     if not days:
         raise ValueError(f"no NYSE trading day between {start} and {end}")
     window = {"start_date": days[0], "end_date": days[-1]}
+    empty = sessions_without_data(warehouse, days[0], days[-1])
+    days_with_data = [d for d in days if d not in empty]
     _refuse_if_missing(
         "options_chain_history",
-        days,
+        days_with_data,
         dates_present(warehouse.query("options_chain_history_row_counts", window), "snapshot_date"),
         "archive those days first",
     )
     technicals_days = warehouse.query("technicals_history_row_counts", window)
-    _refuse_if_missing("technicals_history", days, dates_present(technicals_days, "date"), "compute them first")
+    _refuse_if_missing(
+        "technicals_history", days_with_data, dates_present(technicals_days, "date"), "compute them first"
+    )
     with warehouse.transaction():
         warehouse.execute("delete_rl_state_range", window)
         for block in calendar.blocks(days, warehouse.days_per_statement):
@@ -147,9 +153,10 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     label_start, label_end = windows["day_1"].min(), windows[f"day_{HORIZON_DAYS}"].max()
     label_days = calendar.trading_days(label_start, label_end)
     remedy = f"labels for {days[-1]} need the snapshots through {label_end}"
+    empty = sessions_without_data(warehouse, days[0], label_end)
     _refuse_if_missing(
         "options_chain_history",
-        label_days,
+        [d for d in label_days if d not in empty],
         dates_present(
             warehouse.query("options_chain_history_row_counts", {"start_date": label_start, "end_date": label_end}),
             "snapshot_date",
@@ -158,7 +165,7 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     )
     _refuse_if_missing(
         "price_data",
-        calendar.trading_days(days[0], label_end),
+        [d for d in calendar.trading_days(days[0], label_end) if d not in empty],
         dates_present(warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": label_end}), "date"),
         f"{remedy} and the closes through {label_end}",
     )
@@ -167,7 +174,10 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         # rl_state as the insert reads it: every day present, each key once.
         state_counts = warehouse.query("rl_state_row_counts", window)
         _refuse_if_missing(
-            "rl_state", days, dates_present(state_counts, "snapshot_date"), "materialise rl_state for those days first"
+            "rl_state",
+            [d for d in days if d not in empty],
+            dates_present(state_counts, "snapshot_date"),
+            "materialise rl_state for those days first",
         )
         _refuse_broken_keys(
             warehouse, _key_problems("rl_state holds", state_counts), {}, "rebuild rl_state for those days first"

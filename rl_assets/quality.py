@@ -136,7 +136,11 @@ ROW_COUNT_VS_PREVIOUS_PARTITION = CheckRule(
 
 PRICE_UNIQUE_KEY = CheckRule("unique_key", "One row per (ticker, date).", blocking=True)
 PRICE_NO_NEGATIVE_PRICES = CheckRule("no_negative_prices", "Positive open/high/low/close, non-negative volume.")
-NO_MISSING_VALUES = CheckRule("no_missing_values", "open/high/low/close present and finite, volume present.")
+NO_MISSING_VALUES = CheckRule(
+    "no_missing_values",
+    "open/high/low/close present and finite, volume present; a close-only bar (built from the chain's underlying "
+    "price when no price file exists) needs only its close.",
+)
 CONSISTENT_BARS = CheckRule("consistent_bars", "high >= max(open, close) and low <= min(open, close).")
 EVERY_TICKER_PRESENT = CheckRule(
     "every_ticker_present", "Every ticker of the market's universe on the day has a bar that trading day."
@@ -457,12 +461,15 @@ def price_data_outcomes(
             "negative_prices",
             "rows with a non-positive price or a negative volume",
         ),
-        _count_rule(
-            NO_MISSING_VALUES,
+        _with_close_only_bars(
+            _count_rule(
+                NO_MISSING_VALUES,
+                quality,
+                "date",
+                "missing_values",
+                "rows with a NULL or non-finite open/high/low/close or a NULL volume",
+            ),
             quality,
-            "date",
-            "missing_values",
-            "rows with a NULL or non-finite open/high/low/close or a NULL volume",
         ),
         _count_rule(
             CONSISTENT_BARS, quality, "date", "inconsistent_bars", "rows whose high/low do not bound open and close"
@@ -470,6 +477,14 @@ def price_data_outcomes(
         _coverage_rule(EVERY_TICKER_PRESENT, tickers, "date", "ticker", expected_tickers, days, "tickers"),
     ]
     return _failed_where_empty(outcomes, quality, "date", days)
+
+
+def _with_close_only_bars(outcome: CheckOutcome, quality: pd.DataFrame) -> CheckOutcome:
+    """The close-only bars (from the chain, not missing values) counted in the outcome's metadata."""
+    if "close_only_bars" not in quality.columns:
+        return outcome
+    bars = int(quality["close_only_bars"].fillna(0).sum()) if len(quality) else 0
+    return replace(outcome, metadata={**outcome.metadata, "close_only_bars": bars})
 
 
 def close_matches_chain_outcome(

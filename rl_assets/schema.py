@@ -8,7 +8,9 @@ OPTIONS_CHAIN_COLUMNS = [
 # The source row as JSON, and where the IV and greeks came from (rl_assets.formats.select).
 PROVENANCE_COLUMNS = ["source_row", "iv_source", "greeks_source"]
 OPTIONS_CHAIN_HISTORY_COLUMNS = [*OPTIONS_CHAIN_COLUMNS, "snapshot_date", "archived_at", *PROVENANCE_COLUMNS]
-PRICE_DATA_COLUMNS = ["ticker", "date", "open", "high", "low", "close", "volume"]
+# close_only: a bar built from the archived chain's underlying price (archive.write_prices_from_chain),
+# with open/high/low/volume NULL; FALSE for real OHLCV bars.
+PRICE_DATA_COLUMNS = ["ticker", "date", "open", "high", "low", "close", "volume", "close_only"]
 TECHNICALS_COLUMNS = [
     "ticker", "date", "close", "rsi_14", "macd", "macd_signal", "macd_hist",
     "sma_20", "sma_50", "sma_200", "bb_upper", "bb_middle", "bb_lower", "atr_14", "adx_14",

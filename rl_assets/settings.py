@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rl_assets import calendar
+from rl_assets.files import CHAIN_FILES_VARIABLE, PRICE_FILES_VARIABLE, list_files
 from rl_assets.formats.model import CONTRACT, FormatError, load_chain_format, load_price_format
 from rl_assets.formats.select import TableRef
 from rl_assets.market.synthetic import EPOCH, MAX_TICKERS
@@ -57,6 +58,11 @@ def validate_memory_limit(value: str) -> str:
 CREDENTIALS_VARIABLE = "RL_ASSETS_BQ_CREDENTIALS"
 
 
+# synthetic: the embedded demo market; warehouse: sidecar, beside the user's pipeline; files: a
+# vendor's history files.
+MARKETS = ("synthetic", "warehouse", "files")
+
+
 @dataclass(frozen=True)
 class Settings:
     warehouse: str = "duckdb"
@@ -80,6 +86,10 @@ class Settings:
     chain_format: str = CONTRACT
     price_table: str = "price_data"
     price_format: str = CONTRACT
+    # Files mode: a vendor's history files (a folder, a glob or a file; gs:// on BigQuery), read
+    # through chain_format / price_format. No price files: price_data is built from the chain.
+    chain_files: str | None = None
+    price_files: str | None = None
 
     def __post_init__(self) -> None:
         """Bad values fail here, when the code location loads, naming the variable and the value."""
@@ -119,11 +129,34 @@ class Settings:
             except ValueError as error:
                 refuse(field, str(error))
         if self.market != "warehouse":
-            for field in ("live_table", "chain_format", "price_table", "price_format"):
+            for field in ("live_table", "price_table"):
                 if getattr(self, field) != getattr(Settings, field):
                     refuse(
                         field, "the live and price tables are read in sidecar mode only (RL_ASSETS_MARKET=warehouse)"
                     )
+        if self.market == "synthetic":
+            for field in ("chain_format", "price_format"):
+                if getattr(self, field) != getattr(Settings, field):
+                    refuse(
+                        field,
+                        "formats read the pipeline's tables (RL_ASSETS_MARKET=warehouse) or history files "
+                        "(RL_ASSETS_MARKET=files); the synthetic market has its own layout",
+                    )
+        if self.market == "files":
+            if not self.chain_files:
+                raise ValueError(
+                    f"RL_ASSETS_MARKET=files needs {VARIABLES['chain_files']}: the folder, glob or file of the chain history"
+                )
+            for field in ("chain_files", "price_files"):
+                if getattr(self, field):
+                    try:
+                        list_files(getattr(self, field), VARIABLES[field])
+                    except ValueError as error:
+                        raise ValueError(str(error)) from None
+        else:
+            for field in ("chain_files", "price_files"):
+                if getattr(self, field):
+                    refuse(field, "history files are read in files mode only (RL_ASSETS_MARKET=files)")
         for field, kind in (("dataset", "dataset"), ("bq_project", "project")):
             if getattr(self, field) is not None:
                 try:
@@ -157,7 +190,7 @@ class Settings:
             bq_project=get("RL_ASSETS_BQ_PROJECT", defaults.bq_project),
             dataset=get("RL_ASSETS_BQ_DATASET", defaults.dataset),
             bq_location=get("RL_ASSETS_BQ_LOCATION", defaults.bq_location),
-            market=get("RL_ASSETS_MARKET", defaults.market, allowed=("synthetic", "warehouse")),
+            market=get("RL_ASSETS_MARKET", defaults.market, allowed=MARKETS),
             seed=get("RL_ASSETS_SEED", defaults.seed, int),
             signal=get("RL_ASSETS_SIGNAL", defaults.signal, float),
             universe=get("RL_ASSETS_UNIVERSE", defaults.universe, int),
@@ -168,6 +201,8 @@ class Settings:
             chain_format=get("RL_ASSETS_CHAIN_FORMAT", defaults.chain_format),
             price_table=get("RL_ASSETS_PRICE_TABLE", defaults.price_table),
             price_format=get("RL_ASSETS_PRICE_FORMAT", defaults.price_format),
+            chain_files=get("RL_ASSETS_CHAIN_FILES", defaults.chain_files),
+            price_files=get("RL_ASSETS_PRICE_FILES", defaults.price_files),
         )
 
 
@@ -188,4 +223,6 @@ VARIABLES = {
     "chain_format": "RL_ASSETS_CHAIN_FORMAT",
     "price_table": "RL_ASSETS_PRICE_TABLE",
     "price_format": "RL_ASSETS_PRICE_FORMAT",
+    "chain_files": CHAIN_FILES_VARIABLE,
+    "price_files": PRICE_FILES_VARIABLE,
 }

@@ -21,6 +21,11 @@ How the work is split, for speed over a whole market:
 Rows are observations: a ticker with a missing day simply has one row fewer, and periods count
 rows, as TA-Lib does on a series. A ticker that starts trading mid-range has NaN values until it
 has enough rows for each indicator.
+
+A close-only bar (price_data.close_only: built from the chain's underlying price when no price file
+exists) has no open/high/low/volume: the close-based indicators are computed as usual, and ATR,
+ADX and volume_ratio_20 are NaN wherever their window reaches a close-only bar (never invented).
+ATR and ADX restart after close-only bars, from the next run of real bars.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import pandas as pd
 import talib
 
 from rl_assets import calendar
-from rl_assets.archive import dates_present, replace_date_range
+from rl_assets.archive import close_only_flags, dates_present, replace_date_range, sessions_without_data
 from rl_assets.schema import PRICE_DATA_COLUMNS, TECHNICALS_COLUMNS
 from rl_assets.warehouse.backend import TECHNICALS_STAGING_TABLE
 
@@ -43,6 +48,20 @@ SESSIONS_PER_YEAR = 252
 WARMUP_SESSIONS = 500
 
 
+def _bars(prices: pd.DataFrame) -> pd.DataFrame:
+    """price_data's columns of `prices`, close_only FALSE where absent or NULL (real bars), and
+    open/high/low/volume NaN on close-only bars (whatever they held is not a real bar's)."""
+    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns and c != "close_only"]
+    if missing:
+        raise ValueError(f"price rows lack columns {missing}")
+    close_only = close_only_flags(prices)
+    frame = prices.reindex(columns=PRICE_DATA_COLUMNS).assign(close_only=close_only)
+    if close_only.any():
+        blank = {c: frame[c].astype(float).mask(close_only) for c in ("open", "high", "low", "volume")}
+        frame = frame.assign(**blank)
+    return frame
+
+
 def prepare_prices(prices: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     """Clean daily bars for compute_technicals, and the tickers left out with the reason.
 
@@ -50,12 +69,11 @@ def prepare_prices(prices: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     - a ticker with two different bars for one date, a NaN or non-positive open/high/low/close,
       or a high below its low is skipped (named, with the reason): one bad ticker never stops the
       others;
+    - a close-only bar (close_only TRUE; absent or NULL: FALSE) needs only a finite, positive
+      close: its open/high/low/volume are NaN;
     - zero volume is a valid bar (volume_ratio_20 is then 0, or NaN while the average is 0).
     """
-    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns]
-    if missing:
-        raise ValueError(f"price rows lack columns {missing}")
-    frame = prices[PRICE_DATA_COLUMNS].drop_duplicates()
+    frame = _bars(prices).drop_duplicates()
     if frame["ticker"].isna().any() or frame["date"].isna().any():
         raise ValueError("price rows with an empty ticker or date")
     frame = frame.assign(date=pd.to_datetime(frame["date"]).dt.date)
@@ -63,13 +81,18 @@ def prepare_prices(prices: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
 
     conflicting = frame.loc[frame.duplicated(["ticker", "date"], keep=False), "ticker"].unique()
     skipped.update({t: "two different bars for the same date" for t in conflicting})
+    real = ~frame["close_only"]
+    close = frame["close"].astype(float)
+    bad_close = ~np.isfinite(close) | (close <= 0)
+    for ticker in frame.loc[~real & bad_close, "ticker"].unique():
+        skipped.setdefault(ticker, "NaN or non-positive close on a close-only bar")
     ohlc = frame[["open", "high", "low", "close"]].astype(float)
-    bad_price = ~np.isfinite(ohlc).all(axis=1) | (ohlc <= 0).any(axis=1)
+    bad_price = real & (~np.isfinite(ohlc).all(axis=1) | (ohlc <= 0).any(axis=1))
     for ticker in frame.loc[bad_price, "ticker"].unique():
         skipped.setdefault(ticker, "NaN or non-positive open/high/low/close")
-    for ticker in frame.loc[ohlc["high"] < ohlc["low"], "ticker"].unique():
+    for ticker in frame.loc[real & (ohlc["high"] < ohlc["low"]), "ticker"].unique():
         skipped.setdefault(ticker, "high below low")
-    bad_volume = frame["volume"].isna() | (frame["volume"] < 0)
+    bad_volume = real & (frame["volume"].isna() | (frame["volume"] < 0))
     for ticker in frame.loc[bad_volume, "ticker"].unique():
         skipped.setdefault(ticker, "missing or negative volume")
 
@@ -78,18 +101,17 @@ def prepare_prices(prices: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
 
 
 def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
-    """Indicators for every row of `prices` (ticker, date, open, high, low, close, volume),
-    one output row per input row, sorted by ticker and date; columns as in docs/design.md.
+    """Indicators for every row of `prices` (ticker, date, open, high, low, close, volume, and
+    close_only where any bar is close-only), one output row per input row, sorted by ticker and
+    date; columns as in docs/design.md.
 
     The input must be clean (see prepare_prices): a duplicate (ticker, date) or a bad price is a
     ValueError naming it rather than a silently wrong number.
     """
-    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns]
-    if missing:
-        raise ValueError(f"price rows lack columns {missing}")
-    if prices.empty:
+    frame = _bars(prices)
+    if frame.empty:
         return pd.DataFrame(columns=TECHNICALS_COLUMNS)
-    frame = prices.sort_values(["ticker", "date"], ignore_index=True)
+    frame = frame.sort_values(["ticker", "date"], ignore_index=True)
     tickers, dates = frame["ticker"].to_numpy(), frame["date"].to_numpy()
     repeated = (tickers[1:] == tickers[:-1]) & (dates[1:] == dates[:-1])
     if repeated.any():
@@ -98,8 +120,11 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
             f"duplicate (ticker, date) rows, e.g. {tickers[first]} {dates[first]}: run prepare_prices first"
         )
     ohlc = frame[["open", "high", "low", "close"]].to_numpy(dtype=float)
-    if not (np.isfinite(ohlc) & (ohlc > 0)).all():
-        bad = sorted(set(tickers[~(np.isfinite(ohlc) & (ohlc > 0)).all(axis=1)]))
+    real = ~frame["close_only"].to_numpy()
+    valid = np.isfinite(ohlc) & (ohlc > 0)
+    bad_rows = (~valid.all(axis=1) & real) | ~valid[:, 3]  # a close-only bar needs only its close
+    if bad_rows.any():
+        bad = sorted(set(tickers[bad_rows]))
         raise ValueError(f"NaN or non-positive prices for {bad[:5]}: run prepare_prices first")
 
     close, high, low = (frame[c].astype(float).to_numpy() for c in ("close", "high", "low"))
@@ -162,8 +187,12 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
         c, h, lo = close[start:end], high[start:end], low[start:end]  # too few rows give NaN
         rsi[start:end] = talib.RSI(c, timeperiod=14)
         macd[start:end], signal[start:end], hist[start:end] = talib.MACD(c, 12, 26, 9)
-        atr[start:end] = talib.ATR(h, lo, c, timeperiod=14)
-        adx[start:end] = talib.ADX(h, lo, c, timeperiod=14)
+        # ATR and ADX are recursive: a close-only bar's NaN high/low would poison every later value,
+        # so they run on each run of consecutive real bars (the whole series when all are real).
+        for first, last in _real_runs(real[start:end]):
+            span = slice(start + first, start + last)
+            atr[span] = talib.ATR(h[first:last], lo[first:last], c[first:last], timeperiod=14)
+            adx[span] = talib.ADX(h[first:last], lo[first:last], c[first:last], timeperiod=14)
     for length in (20, 50, 200):
         out[f"sma_{length}"] = sma[length]
     out["bb_upper"], out["bb_middle"], out["bb_lower"] = bb_upper, bb_middle, bb_lower
@@ -177,6 +206,12 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
         sma = out[f"sma_{length}"]
         out[f"above_sma_{length}"] = (out["close"] > sma).astype("boolean").mask(sma.isna())
     return out[TECHNICALS_COLUMNS]
+
+
+def _real_runs(real: np.ndarray) -> list[tuple[int, int]]:
+    """[first, last) of each run of consecutive True values."""
+    edges = np.diff(np.r_[0, real.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
 class MissingPrices(RuntimeError):
@@ -196,7 +231,7 @@ def update_technicals(warehouse, days: list[dt.date]) -> TechnicalsReport:
     with WARMUP_SESSIONS before them. A long range is worked through in blocks of
     calendar.BACKFILL_BLOCK_SESSIONS, each read with its own warm-up and replaced atomically, so
     memory stays that of one block however long the range. Refuses (MissingPrices, nothing
-    written) when price_data lacks any of `days`.
+    written) when price_data lacks any of `days` but a session known to have no data.
     """
     missing = _days_without_prices(warehouse, days)
     if missing:
@@ -228,7 +263,9 @@ def update_technicals(warehouse, days: list[dt.date]) -> TechnicalsReport:
 
 
 def _days_without_prices(warehouse, days: list[dt.date]) -> list[dt.date]:
+    """Days without a bar, but the sessions the chain's source has no data for (files mode)."""
     present = dates_present(
         warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": days[-1]}), "date"
     )
-    return [d for d in days if d not in present]
+    empty = sessions_without_data(warehouse, days[0], days[-1])
+    return [d for d in days if d not in present and d not in empty]

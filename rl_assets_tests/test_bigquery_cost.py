@@ -199,6 +199,6 @@ def test_scanned_bytes_grow_with_rows_per_day():
     # technicals_history day, 8 bytes each.
     (state,) = [e for e in rows if e["statement"] == "insert_rl_state"]
     assert state["billed_bytes"] == 2_000_000 * 8 * (20 + 22)
-    # price_data_window reads the 500-session warm-up and T: 501 days of its 7 columns.
+    # price_data_window reads the 500-session warm-up and T: 501 days of its 8 columns (OHLCV and close_only).
     (window,) = [e for e in rows if e["statement"] == "price_data_window"]
-    assert window["billed_bytes"] == 501 * 2_000_000 * 8 * 7
+    assert window["billed_bytes"] == 501 * 2_000_000 * 8 * 8

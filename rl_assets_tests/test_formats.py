@@ -310,7 +310,9 @@ def _historicaloptiondata(f: pd.DataFrame) -> pd.DataFrame:
         f,
         contract_symbol=f["optionroot"],
         underlying=f["underlying"],
-        expiration=parsed_date(f["expiration"], "%m/%d/%Y"),
+        # The file lists monthlies on the Saturday after the third Friday (the pre-2015 convention); its
+        # own OCC symbols carry the Friday, their last session, which is what the history holds.
+        expiration=parsed_date(f["optionroot"].str[-15:-9], "%y%m%d"),
         option_type=f["type"].str.lower(),
         strike=f["strike"],
         quote_time=[session_close(d) for d in parsed_date(f["quotedate"], "%m/%d/%Y")],

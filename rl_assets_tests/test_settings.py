@@ -62,7 +62,7 @@ SIDECAR = {"RL_ASSETS_MARKET": "warehouse"}
         ({**SIDECAR, "RL_ASSETS_PRICE_FORMAT": "yfinance.yml"}, "RL_ASSETS_PRICE_FORMAT", "cannot read"),
         ({**SIDECAR, "RL_ASSETS_LIVE_TABLE": "a.b.c.d"}, "RL_ASSETS_LIVE_TABLE", "project.dataset.table"),
         ({**SIDECAR, "RL_ASSETS_PRICE_TABLE": "vendor.bars-1"}, "RL_ASSETS_PRICE_TABLE", "invalid table name"),
-        ({"RL_ASSETS_CHAIN_FORMAT": "yfinance"}, "RL_ASSETS_CHAIN_FORMAT", "sidecar mode only"),
+        ({"RL_ASSETS_CHAIN_FORMAT": "yfinance"}, "RL_ASSETS_CHAIN_FORMAT", "the synthetic market has its own layout"),
         ({"RL_ASSETS_LIVE_TABLE": "vendor.chain"}, "RL_ASSETS_LIVE_TABLE", "sidecar mode only"),
     ],
 )

@@ -19,10 +19,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     freshness_checks = build_freshness_checks(SIDECAR_HISTORY_ASSETS if sidecar else HISTORY_ASSETS)
     jobs = build_jobs(freshness_checks)
     return dg.Definitions(
-        assets=build_assets(daily, settings.warehouse, sidecar),
+        assets=build_assets(
+            daily, settings.warehouse, settings.market, prices_from_chain=settings.market == "files" and not settings.price_files
+        ),
         asset_checks=[*DATA_CHECKS, freshness_checks],
         jobs=jobs.all(),
-        schedules=build_schedules(jobs, freshness_checks, sidecar),
+        schedules=build_schedules(jobs, freshness_checks, settings.market),
         sensors=build_sensors(jobs, daily, sidecar),
         resources=build_resources(settings),
         # One process per run: a DuckDB file has one writer, so a run's steps must not open it in

@@ -127,8 +127,13 @@ class Warehouse(dg.ConfigurableResource):
 
     def _read_prices_through_format(self, backend: WarehouseBackend) -> None:
         """Statements that read price_data read the pipeline's own table through its format, unless
-        it is rl-assets' price_data in the contract's layout."""
-        if TableRef.parse(self.price_table) != TableRef("price_data") or self.price_format != CONTRACT:
+        it is rl-assets' price_data in the contract's layout with close_only (another pipeline's
+        price_data lacks it, and is never altered: its format reads its bars as real ones)."""
+        contract = TableRef.parse(self.price_table) == TableRef("price_data") and self.price_format == CONTRACT
+        if contract:
+            held = backend.columns("price_data")
+            contract = not held or "close_only" in held
+        if not contract:
             backend.sources["price_data"] = price_source(backend, self.price_table, self.price_format).select()
 
     def live_chain(self, backend: WarehouseBackend) -> ChainSource:
@@ -236,6 +241,40 @@ class WarehouseMarketProvider(MarketDataProvider):
         raise ValueError("sidecar mode (RL_ASSETS_MARKET=warehouse): price_data is the existing pipeline's table")
 
 
+class FilesMarketProvider(MarketDataProvider):
+    """Files mode: a vendor's history files (rl_assets.files). options_chain_history imports each
+    session from the chain files; price_data comes from the price files, or, without them, from the
+    archived chain's underlying price (close-only bars). The universe is what the archive holds."""
+
+    warehouse: Warehouse
+    chain_files: str = Field(description="The chain history: a folder, a glob or a file (CSV, CSV.gz, Parquet).")
+    chain_format: str = Field(default=CONTRACT, description="The chain files' layout: a preset or a YAML file.")
+    price_files: str | None = Field(
+        default=None, description="Daily bars, in the same kinds of file; none: close-only bars from the chain."
+    )
+    price_format: str = Field(default=CONTRACT, description="The price files' layout: a preset or a YAML file.")
+    serves_past_chains: ClassVar[bool] = False  # sessions come from import_chain_files, not chain(day)
+
+    def tickers(self) -> list[str]:
+        with self.warehouse.session() as wh:
+            return wh.read_sql("SELECT DISTINCT underlying AS ticker FROM options_chain_history ORDER BY ticker")[
+                "ticker"
+            ].tolist()
+
+    def tickers_by_day(self, days: list[dt.date]) -> dict[dt.date, list[str]]:
+        """Each day's: the underlyings the archive holds that day (the files' universe, as of that day)."""
+        with self.warehouse.session() as wh:
+            held = wh.query("options_chain_history_underlyings", {"start_date": days[0], "end_date": days[-1]})
+        by_day = held.groupby(pd.to_datetime(held["snapshot_date"]).dt.date)["underlying"].apply(sorted).to_dict()
+        return {day: by_day.get(day, []) for day in days}
+
+    def chain(self, day: dt.date) -> pd.DataFrame:
+        raise ValueError(f"files mode reads {day} from {self.chain_files} through options_chain_history's import")
+
+    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        raise ValueError("files mode: price_data is imported by its asset (price files, or the chain)")
+
+
 class ModelStore(dg.ConfigurableResource):
     """Where model artifacts live: a local folder (default data/models) or gs://bucket/prefix."""
 
@@ -243,8 +282,8 @@ class ModelStore(dg.ConfigurableResource):
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    """The resources of one mode: the warehouse (DuckDB or BigQuery), the market (synthetic, or the
-    existing pipeline's tables in sidecar mode) and the model store."""
+    """The resources of one mode: the warehouse (DuckDB or BigQuery), the market (synthetic, the
+    existing pipeline's tables in sidecar mode, or history files) and the model store."""
     sidecar = settings.market == "warehouse"
     pipeline_tables = [TableRef.parse(settings.live_table), TableRef.parse(settings.price_table)]
     warehouse = Warehouse(
@@ -260,14 +299,23 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         # dataset must exist (one missing means the wrong dataset).
         external_tables=[t.table for t in pipeline_tables if t.dataset is None] if sidecar else [],
         skipped_tables=list(SIDECAR_TABLES) if sidecar else [],
+        # The pipeline's tables and their layouts (sidecar mode; in files mode the formats read the files).
         live_table=settings.live_table,
-        chain_format=settings.chain_format,
+        chain_format=settings.chain_format if sidecar else CONTRACT,
         price_table=settings.price_table,
-        price_format=settings.price_format,
+        price_format=settings.price_format if sidecar else CONTRACT,
     )
-    market: MarketDataProvider = (
-        WarehouseMarketProvider(warehouse=warehouse)
-        if sidecar
-        else SyntheticMarketProvider(seed=settings.seed, signal=settings.signal, universe=settings.universe)
-    )
+    market: MarketDataProvider
+    if sidecar:
+        market = WarehouseMarketProvider(warehouse=warehouse)
+    elif settings.market == "files":
+        market = FilesMarketProvider(
+            warehouse=warehouse,
+            chain_files=settings.chain_files,
+            chain_format=settings.chain_format,
+            price_files=settings.price_files,
+            price_format=settings.price_format,
+        )
+    else:
+        market = SyntheticMarketProvider(seed=settings.seed, signal=settings.signal, universe=settings.universe)
     return {"warehouse": warehouse, "market": market, "model_store": ModelStore(location=settings.model_store)}

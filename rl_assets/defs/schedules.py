@@ -1,7 +1,8 @@
 """The schedules: the evening run of each NYSE session, and the freshness deadline.
 
 In sidecar mode the existing pipeline's clock replaces the evening schedule (live_chain_sensor,
-defs/sensors.py); the freshness deadline applies in every mode.
+defs/sensors.py); in files mode history is imported by backfills, on no clock. The freshness
+deadline applies where sessions arrive daily (synthetic and sidecar modes).
 """
 
 from zoneinfo import ZoneInfo
@@ -13,9 +14,7 @@ from rl_assets.defs.jobs import Jobs
 from rl_assets.defs.partitions import DAILY_RUN_CRON, FRESHNESS_DEADLINE_CRON
 
 
-def build_schedules(
-    jobs: Jobs, freshness_checks: dg.AssetChecksDefinition, sidecar: bool
-) -> list[dg.ScheduleDefinition]:
+def build_schedules(jobs: Jobs, freshness_checks: dg.AssetChecksDefinition, market: str) -> list[dg.ScheduleDefinition]:
     @dg.schedule(
         job=jobs.daily,
         cron_schedule=DAILY_RUN_CRON,
@@ -38,6 +37,8 @@ def build_schedules(
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="At each weekday's deadline: has the session's partition of every history asset landed?",
     )
-    if sidecar:
+    if market == "files":
+        return []
+    if market == "warehouse":
         return [freshness_deadline_schedule]
     return [trading_day_schedule, freshness_deadline_schedule]

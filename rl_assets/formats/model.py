@@ -196,13 +196,17 @@ class ChainFormat(_Format):
         return None
 
 
+# close_only without a rule is FALSE: a user's price table holds real bars.
+PRICE_REQUIRED = [c for c in PRICE_DATA_COLUMNS if c != "close_only"]
+
+
 class PriceFormat(_Format):
     """A daily-bar layout: one rule per price_data column (rl_assets.schema.PRICE_DATA_COLUMNS)."""
 
     @field_validator("columns")
     @classmethod
     def _contract_columns(cls, columns: dict[str, ColumnRule]) -> dict[str, ColumnRule]:
-        columns = _check_columns(columns, PRICE_DATA_COLUMNS, PRICE_DATA_COLUMNS, "price")
+        columns = _check_columns(columns, PRICE_DATA_COLUMNS, PRICE_REQUIRED, "price")
         derived = [c for c, rule in columns.items() if rule.derive is not None or rule.call_column is not None]
         if derived:
             raise ValueError(f"price columns {derived} must read a source column or a constant")

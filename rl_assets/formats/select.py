@@ -7,6 +7,7 @@ Every generated SELECT is parsed strictly as BigQuery before it is used.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,6 +112,32 @@ def session_close(day_expression: str) -> str:
     return f"TIMESTAMP(DATETIME({day_expression}, {close}), '{NEW_YORK}')"
 
 
+@cache
+def _saturdays_after_holiday_fridays() -> tuple[str, ...]:
+    """Saturdays whose Friday is not an NYSE session (Good Friday): a monthly listed on such a Saturday
+    last traded on the Thursday."""
+    nyse = calendar.nyse()
+    weekdays = pd.bdate_range(nyse.first_session, nyse.last_session)
+    fridays = weekdays[(weekdays.dayofweek == 4) & ~weekdays.isin(nyse.sessions)]
+    return tuple((friday + pd.Timedelta(days=1)).strftime("%Y-%m-%d") for friday in fridays)
+
+
+def expiration_session(date_expression: str) -> str:
+    """The last session on or before a listed expiration: monthlies listed before 2015 expire on the
+    Saturday after the third Friday (the Friday, or the Thursday before Good Friday, was their last
+    session); every other date is kept as listed."""
+    holiday = ", ".join(f"DATE {d!r}" for d in _saturdays_after_holiday_fridays())
+    friday = f"DATE_SUB({date_expression}, INTERVAL 1 DAY)"
+    if holiday:
+        friday = f"IF({date_expression} IN ({holiday}), DATE_SUB({date_expression}, INTERVAL 2 DAY), {friday})"
+    return f"IF({is_saturday(date_expression)}, {friday}, {date_expression})"
+
+
+def is_saturday(date_expression: str) -> str:
+    # Days since a Saturday (2000-01-01), modulo 7: the same in every dialect, unlike DAYOFWEEK's numbering.
+    return f"MOD(DATE_DIFF({date_expression}, DATE '2000-01-01', DAY), 7) = 0"
+
+
 def _literal(value) -> str:
     if isinstance(value, bool):
         raise FormatError("true/false is not a sentinel value")
@@ -133,6 +160,7 @@ class _Mapper:
     dialect: str
     wide: bool = False
     joins: dict[str, str] = field(default_factory=dict)
+    listed_expiration: str | None = None  # the expiration as the source lists it (a Saturday before 2015)
     _done: dict[str, str] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
 
@@ -173,6 +201,9 @@ class _Mapper:
             text = f"CAST({_literal(rule.constant)} AS {target})"
         else:
             text = self.read(column, rule, target)
+        if self.kind == "chain" and column == "expiration" and rule is not None:
+            self.listed_expiration = text
+            text = expiration_session(text)
         self._busy.discard(column)
         self._done[column] = text
         return text
@@ -196,8 +227,14 @@ class _Mapper:
         if rule.null_if:
             if family != "STRING" and any(isinstance(v, str) for v in rule.null_if):
                 raise self.fail(column, f"null_if has text values but the source column is {family}")
-            sentinels = ", ".join(_literal(str(v) if family == "STRING" else v) for v in rule.null_if)
-            compared = f"TRIM({value})" if family == "STRING" else value
+            numeric = all(isinstance(v, int | float) for v in rule.null_if)
+            if family == "STRING" and numeric and target in NUMBERS:
+                # A text file writes 0 as '0', '0.0' or '0.00': compared as numbers.
+                sentinels = ", ".join(_literal(v) for v in rule.null_if)
+                compared = f"SAFE_CAST(NULLIF(TRIM({value}), '') AS FLOAT64)"
+            else:
+                sentinels = ", ".join(_literal(str(v) if family == "STRING" else v) for v in rule.null_if)
+                compared = f"TRIM({value})" if family == "STRING" else value
             value = f"IF({compared} IN ({sentinels}), NULL, {value})"
         if rule.scale is not None and family not in NUMBERS and target not in NUMBERS:
             raise self.fail(column, f"scale applies to numbers; the source column is {family}")
@@ -230,6 +267,12 @@ class _Mapper:
             if family == "FLOAT64":
                 return f"CAST(IF(IS_NAN({value}), NULL, {value}) AS INT64)"
             return value if family == "INT64" else f"CAST({value} AS INT64)"
+        if target == "BOOL":
+            if family == "BOOL":
+                return value
+            if family in ("STRING", "INT64"):
+                return f"CAST({f'TRIM({value})' if family == 'STRING' else value} AS BOOL)"
+            raise self.fail(column, f"cannot read true/false from a {family} column")
         if target == "DATE":
             if rule.stamp is not None:
                 raise self.fail(column, "stamp applies to quote_time")
@@ -344,9 +387,31 @@ class ChainSource:
     table: TableRef
     columns: dict[str, str]  # the source's columns -> warehouse type
     dialect: str
-
     def __post_init__(self) -> None:
         self.select()  # a format that does not fit the table fails here, naming the column
+
+    def session_rows_select(self, day: dt.date) -> str:
+        """The table's own rows (all its columns, as they are) quoted on `day` (New York): one
+        session of a file that holds several."""
+        mapper = _chain_mapper(self)
+        quote_date = f"DATE({mapper.expression('quote_time')}, '{NEW_YORK}')"
+        text = f"SELECT src.* FROM {self.table.sql()} AS src\nWHERE {quote_date} = DATE '{day:%Y-%m-%d}'"
+        sql.check_text(text, where=f"the rows of one session, chain format {self.format.name!r}")
+        return text
+
+    def sessions_select(self) -> str:
+        """Per New York quote date of the whole table: rows (contracts) and how many list their
+        expiration on a Saturday (read as the session before, expiration_session)."""
+        mapper = _chain_mapper(self)
+        quote_date = f"DATE({mapper.expression('quote_time')}, '{NEW_YORK}')"
+        mapper.expression("expiration")
+        saturday = is_saturday(mapper.listed_expiration)
+        text = (
+            f"SELECT {quote_date} AS quote_date, COUNT(*) AS row_count, COUNTIF({saturday}) AS saturday_expirations"
+            f"\nFROM {self.table.sql()} AS src{_legs(mapper)}\nGROUP BY quote_date"
+        )
+        sql.check_text(text, where=f"the sessions of chain format {self.format.name!r}")
+        return text
 
     @property
     def identity(self) -> bool:
@@ -366,19 +431,29 @@ class ChainSource:
         return _chain_select(self, computed_table)
 
 
-def _chain_select(source: ChainSource, computed_table: str | None) -> str:
+def _chain_mapper(source: ChainSource) -> _Mapper:
     fmt = source.format
-    mapper = _Mapper(
+    return _Mapper(
         "chain", fmt.name, fmt.rule, _contract_types("create_options_chain"), source.table, source.columns,
         source.dialect, wide=fmt.layout == "wide",
     )  # fmt: skip
+
+
+def _legs(mapper: _Mapper) -> str:
+    return " CROSS JOIN UNNEST(['call', 'put']) AS leg" if mapper.wide else ""
+
+
+def _chain_select(source: ChainSource, computed_table: str | None) -> str:
+    fmt = source.format
+    mapper = _chain_mapper(source)
     vendor = {c: mapper.expression(c) for c in OPTIONS_CHAIN_COLUMNS}
     if fmt.placeholder_iv:
         raw = mapper.raw("implied_volatility", fmt.columns["implied_volatility"])
         if raw is not None:
+            number = raw[0] if raw[1] in NUMBERS else f"SAFE_CAST(NULLIF(TRIM({raw[0]}), '') AS FLOAT64)"
             # Matched to 1e-9 relative: Yahoo's 1e-05 placeholder is stored as 1.0000000000000003e-05.
             matches = " OR ".join(
-                f"ABS({raw[0]} - {_literal(float(v))}) <= {_literal(abs(float(v)) * 1e-9)}" for v in fmt.placeholder_iv
+                f"ABS({number} - {_literal(float(v))}) <= {_literal(abs(float(v)) * 1e-9)}" for v in fmt.placeholder_iv
             )
             for column in ["implied_volatility", *GREEKS]:
                 vendor[column] = f"IF({matches}, NULL, {vendor[column]})"
@@ -409,12 +484,11 @@ def _chain_select(source: ChainSource, computed_table: str | None) -> str:
     selected = [f"{values[c]} AS {c}" for c in OPTIONS_CHAIN_COLUMNS] + [
         f"{text} AS {c}" for text, c in zip(provenance, PROVENANCE_COLUMNS, strict=True)
     ]
-    legs = " CROSS JOIN UNNEST(['call', 'put']) AS leg" if mapper.wide else ""
     text = (
-        "SELECT " + ",\n  ".join(selected) + f"\nFROM {source.table.sql()} AS src{legs}"
+        "SELECT " + ",\n  ".join(selected) + f"\nFROM {source.table.sql()} AS src{_legs(mapper)}"
         + "".join(f"\n{join}" for join in mapper.joins.values())
     )  # fmt: skip
-    sql.parse_text(text, where=f"the SELECT of chain format {fmt.name!r}")  # strictly BigQuery
+    sql.check_text(text, where=f"the SELECT of chain format {fmt.name!r}")  # strictly BigQuery
     return text
 
 
@@ -439,7 +513,11 @@ def _price_select(source: PriceSource) -> str:
         "price", source.format.name, source.format.rule, _contract_types("create_price_data"), source.table,
         source.columns, source.dialect,
     )  # fmt: skip
-    selected = [f"{mapper.expression(c)} AS {c}" for c in PRICE_DATA_COLUMNS]
+    # A bar is real unless the table says otherwise: no rule, an absent optional column or NULL is FALSE.
+    selected = [
+        f"COALESCE({mapper.expression(c)}, FALSE) AS {c}" if c == "close_only" else f"{mapper.expression(c)} AS {c}"
+        for c in PRICE_DATA_COLUMNS
+    ]
     text = "SELECT " + ",\n  ".join(selected) + f"\nFROM {source.table.sql()} AS src"
-    sql.parse_text(text, where=f"the SELECT of price format {source.format.name!r}")
+    sql.check_text(text, where=f"the SELECT of price format {source.format.name!r}")
     return text

@@ -263,6 +263,7 @@ class SyntheticMarket:
                 "low": np.round(low, 4).ravel(),
                 "close": np.round(close, 4).ravel(),
                 "volume": volume.astype(np.int64).ravel(),
+                "close_only": False,
             },
             columns=PRICE_DATA_COLUMNS,
         )

@@ -67,6 +67,10 @@ class WarehouseBackend(Protocol):
 
     def drop_table(self, table: str) -> None: ...
 
+    def load_file(self, table: str, path: str) -> int:
+        """(Re)create `table` from a CSV, CSV.gz or Parquet file (rl_assets.warehouse.file_tables)."""
+        ...
+
     def run_text(self, text: str) -> None:
         """A generated DDL statement in BigQuery's dialect (no values), qualified and transpiled."""
 
@@ -79,6 +83,7 @@ CREATE_STATEMENTS = [
     "create_options_chain",
     "create_options_chain_history",
     "create_options_chain_sources",
+    "create_sessions_without_data",
     "create_price_data",
     "create_technicals_history",
     "create_rl_state",
@@ -95,17 +100,21 @@ def create_missing_tables(
     """Run the contract's CREATE statements for the tables not in `existing` (a backend's listing),
     but never for an `external` table (another pipeline's: require_external_tables) nor a `skipped`
     one (sidecar mode reads the pipeline's live and price tables wherever they are); add the columns
-    a newer contract gave options_chain_history to one an older version created."""
+    a newer contract gave options_chain_history and price_data to one an older version created
+    (never to another pipeline's table)."""
     require_external_tables(warehouse, existing, external)
     for name in CREATE_STATEMENTS:
         table = sql.target_table(name)
         if table not in existing and table not in external and table not in skipped:
             warehouse.execute(name)
-    if HISTORY_TABLE in existing:
-        add_missing_columns(warehouse, HISTORY_TABLE)
+    for table in MIGRATED_TABLES:
+        if table in existing and table not in external and table not in skipped:
+            add_missing_columns(warehouse, table)
 
 
 HISTORY_TABLE = "options_chain_history"
+# Tables whose contract gained nullable columns after release (PROVENANCE_COLUMNS, price_data's close_only).
+MIGRATED_TABLES = (HISTORY_TABLE, "price_data")
 
 
 def add_missing_columns(warehouse: WarehouseBackend, table: str) -> list[str]:
@@ -147,8 +156,10 @@ TECHNICALS_STAGING_TABLE = "technicals_history_staging"
 PAPER_TRADES_STAGING = "paper_trades_staging"
 LABEL_WINDOWS_TABLE = "rl_label_windows"
 COMPUTED_GREEKS_TABLE = "options_chain_computed"
+FILE_STAGING_TABLE = "imported_file_staging"
 STAGING_BASES = (
     CHAIN_STAGING_TABLE,
+    FILE_STAGING_TABLE,
     COMPUTED_GREEKS_TABLE,
     PRICE_STAGING_TABLE,
     TECHNICALS_STAGING_TABLE,
@@ -171,23 +182,38 @@ def abandoned_staging_tables(tables: Iterable[str]) -> list[str]:
 
 
 @contextmanager
-def staged(
-    warehouse: WarehouseBackend, base: str, frame: pd.DataFrame, like: str | None = None
-) -> Iterator[dict[str, str]]:
-    """Load `frame` into a staging table of its own and drop it afterwards.
-
-    Yields {base: unique name}, the `tables` renaming for the statements that read `base`. A name
-    per call means two runs (BigQuery runs in parallel) never share or drop each other's staging.
-    """
+def staging_table(warehouse: WarehouseBackend, base: str) -> Iterator[str]:
+    """A staging table name of its own (`base` + 8 hex digits), dropped afterwards. A name per call
+    means two runs (BigQuery runs in parallel) never share or drop each other's staging; a killed
+    run's table is dropped by the next DuckDB session (abandoned_staging_tables)."""
     name = f"{base}_{secrets.token_hex(4)}"
     with _live_staging_lock:
         _live_staging.add(name)
     try:
-        warehouse.load_frame(name, frame, replace_table=True, like=like, scratch=True)
-        yield {base: name}
+        yield name
     finally:
         try:
             warehouse.drop_table(name)
         finally:
             with _live_staging_lock:
                 _live_staging.discard(name)
+
+
+@contextmanager
+def staged(
+    warehouse: WarehouseBackend, base: str, frame: pd.DataFrame, like: str | None = None
+) -> Iterator[dict[str, str]]:
+    """Load `frame` into a staging table of its own and drop it afterwards. Yields {base: unique
+    name}, the `tables` renaming for the statements that read `base`."""
+    with staging_table(warehouse, base) as name:
+        warehouse.load_frame(name, frame, replace_table=True, like=like, scratch=True)
+        yield {base: name}
+
+
+@contextmanager
+def staged_file(warehouse: WarehouseBackend, path: str, base: str = FILE_STAGING_TABLE) -> Iterator[tuple[str, int]]:
+    """Load a file into a staging table of its own (warehouse.load_file) and drop it afterwards.
+    Yields (table name, rows)."""
+    with staging_table(warehouse, base) as name:
+        rows = warehouse.load_file(name, path)
+        yield name, rows

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 import os
+import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -29,7 +30,7 @@ from google.cloud import bigquery
 from google.oauth2 import service_account
 
 from rl_assets.settings import CREDENTIALS_VARIABLE
-from rl_assets.warehouse import sql
+from rl_assets.warehouse import file_tables, sql
 from rl_assets.warehouse.backend import (
     WarehouseError,
     contract_types,
@@ -251,6 +252,45 @@ class BigQueryBackend:
         except google_errors.GoogleAPICallError as error:
             raise WarehouseError(f"BigQuery refused to load {len(frame)} rows into {table}: {error.message}") from error
         return len(frame)
+
+    def load_file(self, table: str, path: str) -> int:
+        """(Re)create `table` from a CSV, CSV.gz or Parquet file; its row count. A local file goes
+        through DuckDB's readers (rl_assets.warehouse.file_tables: CSV as text, clean header names) into a
+        Parquet load; a gs:// URI is loaded by BigQuery itself (CSV types then come from BigQuery's
+        own detection). Expires like a staging table."""
+        reference = self._reference(table)
+        kind = file_tables.file_kind(path)
+        try:
+            if path.startswith(file_tables.GCS_PREFIX):
+                config = bigquery.LoadJobConfig(
+                    source_format=bigquery.SourceFormat.PARQUET if kind == "parquet" else bigquery.SourceFormat.CSV,
+                    autodetect=True,
+                    skip_leading_rows=None if kind == "parquet" else 1,
+                    write_disposition="WRITE_TRUNCATE",
+                    labels={**JOB_LABELS, "statement": "load_file"},
+                )
+                job = self.client.load_table_from_uri(path, reference, job_config=config, location=self.location)
+            else:
+                with tempfile.TemporaryDirectory(prefix="rl-assets-load-") as folder:
+                    parquet = os.path.join(folder, "rows.parquet")
+                    file_tables.to_parquet(path, parquet)
+                    config = bigquery.LoadJobConfig(
+                        source_format=bigquery.SourceFormat.PARQUET,
+                        write_disposition="WRITE_TRUNCATE",
+                        labels={**JOB_LABELS, "statement": "load_file"},
+                    )
+                    with open(parquet, "rb") as rows:
+                        job = self.client.load_table_from_file(
+                            rows, reference, job_config=config, location=self.location
+                        )
+                        job.result()
+            job.result()
+            staging = self.client.get_table(reference)
+            staging.expires = dt.datetime.now(dt.UTC) + STAGING_EXPIRY
+            self.client.update_table(staging, ["expires"])
+        except google_errors.GoogleAPICallError as error:
+            raise WarehouseError(f"BigQuery refused to load {path} into {table}: {error.message}") from error
+        return int(staging.num_rows or 0)
 
     def columns(self, table: str, dataset: str | None = None, project: str | None = None) -> dict[str, str]:
         """Column name -> type of a table (in another dataset or project, where given); empty if the

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from rl_assets.warehouse import sql
+from rl_assets.warehouse import file_tables, sql
 from rl_assets.warehouse.backend import abandoned_staging_tables, create_missing_tables
 
 
@@ -124,6 +124,16 @@ class DuckDBBackend:
         finally:
             self.connection.unregister("_incoming_frame")
         return len(frame)
+
+    def load_file(self, table: str, path: str) -> int:
+        """(Re)create `table` from a CSV, CSV.gz or Parquet file (rl_assets.warehouse.file_tables: CSV as
+        text, clean header names); its row count. A ValueError names an unreadable file."""
+        select = file_tables.select_file(self.connection, path)
+        try:
+            self.connection.execute(f"CREATE OR REPLACE TABLE {self.qualified(table)} AS {select}", [path])
+        except duckdb.Error as error:
+            raise ValueError(f"cannot read {path}: {error}") from None
+        return self.connection.execute(f"SELECT COUNT(*) FROM {self.qualified(table)}").fetchone()[0]
 
     def columns(self, table: str, dataset: str | None = None, project: str | None = None) -> dict[str, str]:
         """Column name -> type of a table (in another schema, or attached database, where given);

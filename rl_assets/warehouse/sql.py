@@ -117,14 +117,60 @@ def render(
     a SELECT (BigQuery dialect) read as a subquery of that name: a chain or price format's mapping
     of the user's own table (rl_assets.formats.select).
     """
-    return _render(name, None, dialect, dataset, project, _pairs(tables), _pairs(sources))
+    (tables, sources), names = _stable_names(_pairs(tables), _pairs(sources))
+    return _restore_names(_render(name, None, dialect, dataset, project, tables, sources), names)
 
 
 def render_text(
     text: str, dialect: str, dataset: str, project: str | None = None, sources: Mapping[str, str] | None = None
 ) -> str:
     """An ad-hoc statement in BigQuery's dialect, qualified and transpiled like the sql/ files."""
-    return _render(None, text, dialect, dataset, project, (), _pairs(sources))
+    (text, sources), names = _stable_names(text, _pairs(sources))
+    return _restore_names(_render(None, text, dialect, dataset, project, (), sources), names)
+
+
+def check_text(text: str, where: str) -> None:
+    """Parse a generated statement strictly as BigQuery (ValueError naming `where`), once per shape:
+    the same SELECT over another staging table is not parsed again."""
+    (stable,), _names = _stable_names(text)
+    parse_text(stable, where)
+
+
+# A staging table's name: a base and 8 hex digits, new for every load (warehouse.backend.staging_table).
+_UNIQUE_NAME = re.compile(r"\b[A-Za-z][A-Za-z0-9_]*_[0-9a-f]{8}\b")
+_PLACEHOLDER = "_rlaph{:03d}"
+
+
+def _stable_names(*values):
+    """`values` (strings, or nested tuples of them) with each staging table's name replaced by a
+    placeholder, numbered in order of appearance, and the placeholders' real names: a statement
+    renders (and its sources parse) once per shape, not once per staging table."""
+    names: dict[str, str] = {}
+
+    def replace(value):
+        if isinstance(value, tuple):
+            return tuple(replace(v) for v in value)
+        if not isinstance(value, str):
+            return value
+
+        def placeholder(match: re.Match) -> str:
+            real = match.group(0)
+            for token, known in names.items():
+                if known == real:
+                    return token
+            token = real[: real.rindex("_")] + _PLACEHOLDER.format(len(names))
+            names[token] = real
+            return token
+
+        return _UNIQUE_NAME.sub(placeholder, value)
+
+    return replace(values), names
+
+
+def _restore_names(text: str, names: dict[str, str]) -> str:
+    for token, real in names.items():
+        text = re.sub(rf"\b{re.escape(token)}\b", real, text)
+    return text
 
 
 def _pairs(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
