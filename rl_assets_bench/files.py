@@ -205,15 +205,18 @@ def imported(work: str, folder: str, days: list[str], name: str) -> dict:
     import duckdb
 
     from rl_assets.defs.resources import Warehouse
-    from rl_assets.files import chain_files, import_chain_files
+    from rl_assets.files import import_chain_files, list_files
 
     db_path = Path(work) / f"{name}.duckdb"
     sessions = [dt.date.fromisoformat(d) for d in days]
     warm_duckdb_python()
     cpu, started = cpu_seconds(), time.perf_counter()
+    # What the files-mode asset does (defs/assets/market.py, _import_history_files), Dagster aside.
     with Warehouse(duckdb_path=str(db_path), dataset=DATASET).session() as backend:
-        report = import_chain_files(backend, chain_files(folder), CHAIN_FORMAT, sessions)
+        report = import_chain_files(backend, list_files(folder), CHAIN_FORMAT, sessions, source=folder)
     finished, cpu = time.perf_counter(), cpu_seconds() - cpu
+    if report.problems() or report.sessions_without_data:
+        raise AssertionError(f"import problems: {report.problems()}; without data: {report.sessions_without_data}")
     connection = duckdb.connect(str(db_path), read_only=True)
     try:
         per_day = connection.execute(
@@ -228,6 +231,8 @@ def imported(work: str, folder: str, days: list[str], name: str) -> dict:
         "cpu_s": round(cpu, 3),
         "rows": int(report.rows),
         "rows_per_day": {day: int(count) for day, count in per_day},
+        "files_read": len(report.files_read),
+        "computed_greeks": sum(r.computed.greeks for r in report.archived),
         "database_mb": round(database_mb, 1),
     }
 
