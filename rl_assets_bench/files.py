@@ -41,6 +41,7 @@ from rl_assets_bench.formats import HISTORICALOPTIONDATA_LAYOUT, VENDOR_TABLES
 CHAIN_FORMAT = "historicaloptiondata"
 SESSIONS = {"small": 4, "full": 4}
 SESSIONS_VARIABLE = "RL_ASSETS_BENCH_FILE_SESSIONS"
+KINDS_VARIABLE = "RL_ASSETS_BENCH_FILE_KINDS"
 FIRST_SESSION = "2025-01-02"  # the first default partition: the sessions are consecutive from here
 # File kind -> (file name suffix, DuckDB COPY options, DuckDB reader the reference uses). The CSV is
 # gzipped afterwards at level 1 in Python: DuckDB's own gzip writer takes ~45 s a full-market file.
@@ -66,6 +67,16 @@ def session_count(scale: str) -> int:
     if count < 1:
         raise ValueError(f"the files benchmark needs at least 1 session, got {count}")
     return count
+
+
+def file_kinds() -> list[str]:
+    """File kinds to write and import: RL_ASSETS_BENCH_FILE_KINDS (comma-separated), else all."""
+    value = os.environ.get(KINDS_VARIABLE, "").strip()
+    kinds = [kind.strip() for kind in value.split(",") if kind.strip()] if value else list(KINDS)
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise ValueError(f"{KINDS_VARIABLE}: unknown file kind(s) {unknown}; choose from {', '.join(KINDS)}")
+    return kinds
 
 
 def checkpoints(sessions: int) -> list[int]:
@@ -241,9 +252,9 @@ def imported(work: str, folder: str, days: list[str], name: str) -> dict:
 
 
 def run(scale: str = "full") -> dict:
-    tickers, count = TICKERS[scale], session_count(scale)
+    tickers, count, kinds = TICKERS[scale], session_count(scale), file_kinds()
     with child_steps(_THIS, "files", "work", "work") as (child, work):
-        return measure(child, work, scale, tickers, count, list(KINDS))
+        return measure(child, work, scale, tickers, count, kinds)
 
 
 def measure(child, work: str, scale: str, tickers: int, count: int, kinds: list[str]) -> dict:

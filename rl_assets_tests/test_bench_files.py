@@ -65,7 +65,7 @@ def test_each_file_is_the_generated_day_moved_to_its_session(tmp_path):
     assert not (work / "generate.duckdb").exists()
 
 
-def test_the_session_count_comes_from_the_environment(monkeypatch):
+def test_the_session_count_and_file_kinds_come_from_the_environment(monkeypatch):
     monkeypatch.setenv(bench.SESSIONS_VARIABLE, "250")
     assert bench.session_count("full") == 250
     assert bench.checkpoints(250) == [62, 125, 250]
@@ -73,3 +73,10 @@ def test_the_session_count_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv(bench.SESSIONS_VARIABLE, "a year")
     with pytest.raises(ValueError, match="whole number of sessions"):
         bench.session_count("full")
+    monkeypatch.delenv(bench.KINDS_VARIABLE, raising=False)
+    assert bench.file_kinds() == ["csv.gz", "parquet"]
+    monkeypatch.setenv(bench.KINDS_VARIABLE, " parquet ")
+    assert bench.file_kinds() == ["parquet"]
+    monkeypatch.setenv(bench.KINDS_VARIABLE, "parquet,xlsx")
+    with pytest.raises(ValueError, match="unknown file kind.*xlsx"):
+        bench.file_kinds()
