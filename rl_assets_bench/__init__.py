@@ -32,6 +32,7 @@ SCALES = ("small", "full")
 BENCHMARKS: dict[str, str] = {
     "archive": "rl_assets_bench.archive:run",
     "formats": "rl_assets_bench.formats:run",
+    "files": "rl_assets_bench.files:run",
     "technicals": "rl_assets_bench.technicals:run",
     "implied": "rl_assets_bench.implied:run",
     "dataset": "rl_assets_bench.dataset:run",
