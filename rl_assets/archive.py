@@ -29,14 +29,7 @@ from rl_assets.formats.select import ChainSource, PriceSource, TableRef
 from rl_assets.market.implied import iv_and_greeks
 from rl_assets.schema import OPTIONS_CHAIN_COLUMNS, PRICE_DATA_COLUMNS
 from rl_assets.warehouse import sql
-from rl_assets.warehouse.backend import (
-    CHAIN_STAGING_TABLE,
-    COMPUTED_GREEKS_TABLE,
-    MAPPED_CHAIN_TABLE,
-    PRICE_STAGING_TABLE,
-    staged,
-    staging_table,
-)
+from rl_assets.warehouse.backend import CHAIN_STAGING_TABLE, COMPUTED_GREEKS_TABLE, PRICE_STAGING_TABLE, staged
 
 LIVE_TABLE = "options_chain"
 
@@ -139,11 +132,10 @@ class LiveChainState:
         return None
 
 
-def observe_live_chain(warehouse, source: ChainSource | None = None, select: str | None = None) -> LiveChainState:
-    """Size and quote dates of the live chain (as its format reads it; `select`: that SELECT as the
-    archive holds it), from one cheap aggregate query."""
+def observe_live_chain(warehouse, source: ChainSource | None = None) -> LiveChainState:
+    """Size and quote dates of the live chain (as its format reads it), from one cheap aggregate query."""
     source = source or live_chain_source(warehouse)
-    row = warehouse.query("live_chain_trading_dates", sources={LIVE_TABLE: select or source.select()}).iloc[0]
+    row = warehouse.query("live_chain_trading_dates", sources={LIVE_TABLE: source.select()}).iloc[0]
     table = str(source.table)
 
     def value(column, convert):
@@ -283,10 +275,10 @@ def archive_chain(
     snapshot_date = calendar.require_trading_day(snapshot_date)
     archived_at = pd.Timestamp(archived_at if archived_at is not None else pd.Timestamp.now(tz="UTC"))
     source = source or live_chain_source(warehouse)
-    with computed_greeks(warehouse, source) as (select, computed), mapped_once(warehouse, source, select) as select:
+    with computed_greeks(warehouse, source) as (select, computed):
         sources = {LIVE_TABLE: select}
         with warehouse.transaction():
-            state = observe_live_chain(warehouse, source, select)
+            state = observe_live_chain(warehouse, source)
             problem = state.problem(snapshot_date)
             if problem:
                 raise ArchiveRefused(f"{problem}; nothing was written for {snapshot_date}")
@@ -334,21 +326,6 @@ def computed_greeks(warehouse, source: ChainSource) -> Iterator[tuple[str, Compu
     counts = ComputedValues(summary.computed_iv, summary.computed_greeks, dict(summary.no_iv))
     with staged(warehouse, COMPUTED_GREEKS_TABLE, result.frame[COMPUTED_COLUMNS]) as tables:
         yield source.select(computed_table=tables[COMPUTED_GREEKS_TABLE]), counts
-
-
-@contextmanager
-def mapped_once(warehouse, source: ChainSource, select: str) -> Iterator[str]:
-    """On DuckDB, a vendor layout's mapped rows computed once into a staging table, which the guards
-    and the archive's INSERT then read: each of them would otherwise parse dates, cast text and build
-    the source row's JSON again (a file's session: 3.9 s -> 2.4 s for 172k contracts). The
-    contract's own layout is read as it is. (On BigQuery each statement is billed by the bytes it
-    scans, about the same either way; the SELECT is kept.)"""
-    if warehouse.dialect != "duckdb" or source.identity:
-        yield select
-        return
-    with staging_table(warehouse, MAPPED_CHAIN_TABLE) as table:
-        warehouse.run_text(f"CREATE OR REPLACE TABLE {table} AS {select}")
-        yield f"SELECT * FROM {table}"
 
 
 # What computed_greeks stages (and the chain's SELECT joins on contract_symbol and quote_time).

@@ -177,9 +177,7 @@ PAPER_TRADES_STAGING = "paper_trades_staging"
 LABEL_WINDOWS_TABLE = "rl_label_windows"
 COMPUTED_GREEKS_TABLE = "options_chain_computed"
 FILE_STAGING_TABLE = "imported_file_staging"
-MAPPED_CHAIN_TABLE = "options_chain_mapped"
 STAGING_BASES = (
-    MAPPED_CHAIN_TABLE,
     CHAIN_STAGING_TABLE,
     FILE_STAGING_TABLE,
     COMPUTED_GREEKS_TABLE,
