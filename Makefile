@@ -28,7 +28,7 @@ help:
 	@echo "make demo-real  set up, run the graph on a real chain (VXX, December 2016, shipped with the tests)"
 	@echo "make test   set up and run the test suite"
 	@echo "make ui     start the Dagster UI (dagster dev) on this code location"
-	@echo "make bench  run every benchmark (~40 min, ~16 GB of scratch disk); writes README's table and bench_results/"
+	@echo "make bench  run every benchmark (~50 min, ~19 GB of scratch disk); writes README's table and bench_results/"
 	@echo "make lock   re-resolve requirements.lock from pyproject.toml (and the emulator's lock)"
 	@echo "make wheel  build dist/rl_assets-*.whl (sql/ inside; no tests or benchmarks), offline"
 	@echo "make emulator  run the local BigQuery emulator on 127.0.0.1:9050 (BIGQUERY_EMULATOR_HOST=http://127.0.0.1:9050)"
