@@ -42,10 +42,13 @@ class BuildReport:
         }
 
 
-def _refuse_if_missing(what: str, needed: list[dt.date], present: set[dt.date], remedy: str) -> None:
-    """DatasetRefused naming the days of `needed` not in `present` (the callers leave out the
-    sessions known to have no data: archive.sessions_without_data)."""
+def _refuse_if_missing(warehouse, what: str, needed: list[dt.date], present: set[dt.date], remedy: str) -> None:
+    """DatasetRefused naming the days of `needed` not in `present`, but the sessions known to have
+    no data (archive.sessions_without_data: asked only when a day is missing)."""
     missing = [d for d in needed if d not in present]
+    if missing:
+        empty = sessions_without_data(warehouse, missing[0], missing[-1])
+        missing = [d for d in missing if d not in empty]
     if missing:
         shown = ", ".join(str(d) for d in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DatasetRefused(f"{what} has no rows for {shown}: {remedy}; nothing was written")
@@ -104,17 +107,16 @@ def build_rl_state(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     if not days:
         raise ValueError(f"no NYSE trading day between {start} and {end}")
     window = {"start_date": days[0], "end_date": days[-1]}
-    empty = sessions_without_data(warehouse, days[0], days[-1])
-    days_with_data = [d for d in days if d not in empty]
     _refuse_if_missing(
+        warehouse,
         "options_chain_history",
-        days_with_data,
+        days,
         dates_present(warehouse.query("options_chain_history_row_counts", window), "snapshot_date"),
         "archive those days first",
     )
     technicals_days = warehouse.query("technicals_history_row_counts", window)
     _refuse_if_missing(
-        "technicals_history", days_with_data, dates_present(technicals_days, "date"), "compute them first"
+        warehouse, "technicals_history", days, dates_present(technicals_days, "date"), "compute them first"
     )
     with warehouse.transaction():
         warehouse.execute("delete_rl_state_range", window)
@@ -153,10 +155,10 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     label_start, label_end = windows["day_1"].min(), windows[f"day_{HORIZON_DAYS}"].max()
     label_days = calendar.trading_days(label_start, label_end)
     remedy = f"labels for {days[-1]} need the snapshots through {label_end}"
-    empty = sessions_without_data(warehouse, days[0], label_end)
     _refuse_if_missing(
+        warehouse,
         "options_chain_history",
-        [d for d in label_days if d not in empty],
+        label_days,
         dates_present(
             warehouse.query("options_chain_history_row_counts", {"start_date": label_start, "end_date": label_end}),
             "snapshot_date",
@@ -164,8 +166,9 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         f"{remedy} (T+{HORIZON_DAYS} has not landed or was not archived)",
     )
     _refuse_if_missing(
+        warehouse,
         "price_data",
-        [d for d in calendar.trading_days(days[0], label_end) if d not in empty],
+        calendar.trading_days(days[0], label_end),
         dates_present(warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": label_end}), "date"),
         f"{remedy} and the closes through {label_end}",
     )
@@ -174,8 +177,9 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
         # rl_state as the insert reads it: every day present, each key once.
         state_counts = warehouse.query("rl_state_row_counts", window)
         _refuse_if_missing(
+            warehouse,
             "rl_state",
-            [d for d in days if d not in empty],
+            days,
             dates_present(state_counts, "snapshot_date"),
             "materialise rl_state for those days first",
         )

@@ -268,5 +268,8 @@ def _days_without_prices(warehouse, days: list[dt.date]) -> list[dt.date]:
     present = dates_present(
         warehouse.query("price_data_row_counts", {"start_date": days[0], "end_date": days[-1]}), "date"
     )
-    empty = sessions_without_data(warehouse, days[0], days[-1])
-    return [d for d in days if d not in present and d not in empty]
+    missing = [d for d in days if d not in present]
+    if not missing:
+        return []
+    empty = sessions_without_data(warehouse, missing[0], missing[-1])  # asked only when a day lacks bars
+    return [d for d in missing if d not in empty]

@@ -102,7 +102,8 @@ def _case_rows(cases: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                 "snapshot_date": T, "contract_symbol": symbol, "underlying": underlying, "option_type": kind,
                 "strike": strike, "expiration": expiration, "bid": max(entry - 0.1, 0.01), "ask": entry,
                 "underlying_price": closes[0], "entry_price": entry, "quote_time": quote_time,
-                "technicals_date": T, "is_call": kind == "call", "dte": (expiration - T).days,
+                "technicals_date": T, "technicals_incomplete": False, "is_call": kind == "call",
+                "dte": (expiration - T).days,
             }
         )  # fmt: skip
         for day, bid in bids.items():

@@ -71,6 +71,11 @@ class Warehouse(dg.ConfigurableResource):
         description="The daily bars: table, dataset.table or project.dataset.table (read only).",
     )
     price_format: str = Field(default=CONTRACT, description="The daily bars' layout: a preset or a YAML file.")
+    imports_history_files: bool = Field(
+        default=False,
+        description="Files mode: the sessions an import found no data for (sessions_without_data) are empty by "
+        "design, and the data checks leave them out.",
+    )
     lock_timeout_seconds: float = Field(
         default=300,
         description="How long a run (or a session outside a run) waits for another process that holds the "
@@ -304,6 +309,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         chain_format=settings.chain_format if sidecar else CONTRACT,
         price_table=settings.price_table,
         price_format=settings.price_format if sidecar else CONTRACT,
+        imports_history_files=settings.market == "files",
     )
     market: MarketDataProvider
     if sidecar:
