@@ -172,7 +172,7 @@ def _import_file(warehouse, path, table, fmt, wanted, archived_at, result: Files
             todo.append(quote_date)
     if len(sessions) == 1:  # the usual daily file: archived as it is
         for quote_date in todo:
-            _archive_session(warehouse, path, table, source, source, quote_date, archived_at, sessions, result, say)
+            _archive_session(warehouse, path, table, source, quote_date, archived_at, sessions, result, say)
         return
     # Several dates (or rows without one): each session's rows are copied to a table of their own,
     # under one name, so every session's statements are the same text (rendered once).
@@ -181,12 +181,12 @@ def _import_file(warehouse, path, table, fmt, wanted, archived_at, result: Files
             warehouse.run_text(f"CREATE OR REPLACE TABLE {session_table} AS {source.session_rows_select(quote_date)}")
             session_source = live_chain_source(warehouse, TableRef(session_table, warehouse.dataset), fmt)
             _archive_session(
-                warehouse, path, session_table, source, session_source, quote_date, archived_at, sessions, result, say
+                warehouse, path, session_table, session_source, quote_date, archived_at, sessions, result, say
             )
 
 
 def _archive_session(
-    warehouse, path, table, file_source, source, quote_date, archived_at, sessions, result: FilesImport, say
+    warehouse, path, table, source, quote_date, archived_at, sessions, result: FilesImport, say
 ) -> None:
     """archive_chain of one session; exact duplicate rows dropped (and counted) and retried once."""
     try:
