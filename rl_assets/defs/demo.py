@@ -137,6 +137,16 @@ class _Runner:
         self.results.append(result)
         return result, seconds
 
+    def checks(self) -> tuple[str, list[str]]:
+        """The summary line of every run's asset checks ("asset checks: 52/52 passed; failing: ..."),
+        and the names of the failing ones."""
+        checks = [(e.check_name, e.passed) for result in self.results for e in result.get_asset_check_evaluations()]
+        failed = sorted({name for name, passed in checks if not passed})
+        line = f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed" + (
+            f"; failing: {', '.join(failed)}" if failed else ""
+        )
+        return line, failed
+
     def _ops(self, job_def: dg.JobDefinition, assets: tuple[str, ...]) -> list[str]:
         """Some of a job's assets with the job's own checks on them, as the UI selects them. (An asset
         selection would pull in every check on those assets, the freshness checks included, which
@@ -224,8 +234,6 @@ def main(argv: list[str] | None = None) -> None:
     today = _metadata(daily, "options_chain_history")
     labels = _metadata(dataset, "rl_dataset")
     state = _metadata(backfill, "rl_state")
-    checks = [(e.check_name, e.passed) for result in run.results for e in result.get_asset_check_evaluations()]
-    failed = sorted({name for name, passed in checks if not passed})
     print()
     print(
         f"prices    {settings.start_date} .. {backfill_end}: {prices['trading_days']} partitions, "
@@ -279,10 +287,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"[{hit['low']:.1%}, {hit['high']:.1%}], mean reward {reward['value']:+.1%} "
                 f"[{reward['low']:+.1%}, {reward['high']:+.1%}]"
             )
-    print(
-        f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed"
-        + (f"; failing: {', '.join(failed)}" if failed else "")
-    )
+    print(run.checks()[0])
     print(f"total {time.perf_counter() - started:.1f} s in {len(run.results)} runs. Explore them: make ui")
 
 

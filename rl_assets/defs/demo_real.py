@@ -123,20 +123,13 @@ def main(argv: list[str] | None = None) -> None:
         "  - statistics: one underlying over one month is one volatility regime; the base rate and mean reward "
         "above describe December 2016's VXX, not a strategy"
     )
-    checks = [(e.check_name, e.passed) for result in run.results for e in result.get_asset_check_evaluations()]
-    failed = sorted({name for name, passed in checks if not passed})
+    line, failed = run.checks()
     blocking = sorted(set(failed) & BLOCKING_CHECKS)
-    print(
-        f"asset checks: {len(checks) - sum(not p for _, p in checks)}/{len(checks)} passed"
-        + (f"; failing: {', '.join(failed)}" if failed else "")
-        + (
-            f" (blocking: {', '.join(blocking)})"
-            if blocking
-            else " (none blocking: the real data's quirks, see make ui)"
-            if failed
-            else ""
-        )
-    )
+    if blocking:
+        line += f" (blocking: {', '.join(blocking)})"
+    elif failed:
+        line += " (none blocking: the real data's quirks, see make ui)"
+    print(line)
     print(f"total {time.perf_counter() - started:.1f} s in {len(run.results)} runs. Explore them: make ui")
 
 
