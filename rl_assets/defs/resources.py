@@ -262,9 +262,7 @@ class FilesMarketProvider(MarketDataProvider):
 
     def tickers(self) -> list[str]:
         with self.warehouse.session() as wh:
-            return wh.read_sql("SELECT DISTINCT underlying AS ticker FROM options_chain_history ORDER BY ticker")[
-                "ticker"
-            ].tolist()
+            return wh.query("options_chain_history_universe")["ticker"].tolist()
 
     def tickers_by_day(self, days: list[dt.date]) -> dict[dt.date, list[str]]:
         """Each day's: the underlyings the archive holds that day (the files' universe, as of that day)."""
