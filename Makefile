@@ -42,7 +42,7 @@ echo "setup: building $(2) with $$python"; \
 rm -rf "$(2)"; mkdir -p "$(VENV_ROOT)"; \
 "$$python" -m venv "$(2)"; \
 "$(2)/bin/python" -m pip install --quiet "uv==$(UV_VERSION)"; \
-"$(2)/bin/uv" pip sync --quiet --python "$(2)/bin/python" $(3)
+"$(2)/bin/uv" pip sync --quiet --compile-bytecode --python "$(2)/bin/python" $(3)
 endef
 
 # A venv counts as built only once the marker is written, so an interrupted install is redone.

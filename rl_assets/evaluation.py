@@ -70,20 +70,45 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None =
     martingale E[R+ | past] = E[R- | past], so no score built from the past beats 0.5 in
     expectation, however skewed the returns (a plain sign AUC can, from volatility alone).
     """
-    labels = np.asarray(labels, dtype=bool)
-    scores = np.asarray(scores, dtype=float)
-    weights = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
-    positive_weight, negative_weight = weights[labels].sum(), weights[~labels].sum()
-    if positive_weight <= 0 or negative_weight <= 0:
-        return float("nan")
-    order = np.argsort(scores, kind="stable")
-    sorted_scores, sorted_weights, sorted_labels = scores[order], weights[order], labels[order]
-    # Negative weight strictly below each distinct score, and at it (ties count half).
-    distinct, first, inverse = np.unique(sorted_scores, return_index=True, return_inverse=True)
-    negative_at = np.bincount(inverse, weights=np.where(sorted_labels, 0.0, sorted_weights), minlength=len(distinct))
-    negative_below = np.cumsum(negative_at) - negative_at
-    credit = negative_below[inverse] + 0.5 * negative_at[inverse]
-    return float((sorted_weights * credit)[sorted_labels].sum() / (positive_weight * negative_weight))
+    return RankedScores(labels, scores).auc(weights)
+
+
+class RankedScores:
+    """Labels and scores sorted once, so that the AUC under many weightings (a bootstrap's
+    resamples) costs a pass over the rows each, not a sort."""
+
+    def __init__(self, labels, scores):
+        labels = np.asarray(labels, dtype=bool)
+        scores = np.asarray(scores, dtype=float)
+        self.order = np.argsort(scores, kind="stable")
+        self.labels = labels[self.order]
+        # The distinct score of each sorted row: tied rows share one (ties count half).
+        _, self.tie_group = np.unique(scores[self.order], return_inverse=True)
+        self.groups = int(self.tie_group.max()) + 1 if len(scores) else 0
+
+    def auc(self, weights: np.ndarray | None = None) -> float:
+        """The weighted AUC; `weights` in the rows' original order (None: all 1)."""
+        w = np.ones(len(self.order)) if weights is None else np.asarray(weights, dtype=float)[self.order]
+        positive, negative = np.where(self.labels, w, 0.0), np.where(self.labels, 0.0, w)
+        positive_weight, negative_weight = positive.sum(), negative.sum()
+        if positive_weight <= 0 or negative_weight <= 0:
+            return float("nan")
+        # Negative weight strictly below each distinct score, and at it.
+        negative_at = np.bincount(self.tie_group, weights=negative, minlength=self.groups)
+        negative_below = np.cumsum(negative_at) - negative_at
+        credit = negative_below[self.tie_group] + 0.5 * negative_at[self.tie_group]
+        return float((positive * credit).sum() / (positive_weight * negative_weight))
+
+
+def date_draws(dates: np.ndarray, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A bootstrap over dates: (each row's date index, [resamples, dates] how often each date is
+    drawn), whole dates drawn with replacement as many times as there are dates."""
+    unique, inverse = np.unique(np.asarray(dates), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    picked = rng.integers(0, len(unique), (resamples, len(unique)))
+    counts = np.zeros((resamples, len(unique)))
+    np.add.at(counts, (np.arange(resamples)[:, None], picked), 1.0)
+    return inverse.reshape(-1), counts
 
 
 def bootstrap_by_date(
@@ -94,28 +119,32 @@ def bootstrap_by_date(
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """(estimate, low, high): `statistic(row_indices)` on all rows, and its percentile interval
-    when whole dates are drawn with replacement."""
-    dates = np.asarray(dates)
-    unique, inverse = np.unique(dates, return_inverse=True)
-    rows_of = [np.flatnonzero(inverse == i) for i in range(len(unique))]
-    rng = np.random.default_rng(seed)
-    estimate = statistic(np.arange(len(dates)))
-    draws = []
-    for _ in range(resamples):
-        picked = rng.integers(0, len(unique), len(unique))
-        value = statistic(np.concatenate([rows_of[i] for i in picked]))
-        if np.isfinite(value):
-            draws.append(value)
+    """(estimate, low, high): `statistic(row_weights)` with every row's weight 1, and its percentile
+    interval when whole dates are drawn with replacement. A row's weight in a resample is how often
+    its date was drawn: a statistic must treat weight k as k copies of the row."""
+    inverse, counts = date_draws(dates, resamples, seed)
+    estimate = statistic(np.ones(len(inverse)))
+    draws = [value for value in (statistic(row[inverse]) for row in counts) if np.isfinite(value)]
+    return float(estimate), *_percentile_interval(draws, level)
+
+
+def _percentile_interval(draws, level: float) -> tuple[float, float]:
     tail = (1 - level) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail]) if draws else (np.nan, np.nan)
-    return float(estimate), float(low), float(high)
+    low, high = np.quantile(draws, [tail, 1 - tail]) if len(draws) else (np.nan, np.nan)
+    return float(low), float(high)
 
 
-def mean_interval(values, dates, **bootstrap) -> tuple[float, float, float]:
-    """Mean with a date-clustered bootstrap interval: (mean, low, high)."""
+def mean_interval(values, dates, *, resamples: int = 400, level: float = 0.95, seed: int = 0):
+    """Mean with a date-clustered bootstrap interval: (mean, low, high). Per-date sums make each
+    resample a dot product, so it costs nothing however many rows there are."""
     values = np.asarray(values, dtype=float)
-    return bootstrap_by_date(lambda rows: float(values[rows].mean()), dates, **bootstrap)
+    inverse, counts = date_draws(dates, resamples, seed)
+    sums = np.bincount(inverse, weights=values, minlength=counts.shape[1])
+    rows = np.bincount(inverse, minlength=counts.shape[1]).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        draws = (counts @ sums) / (counts @ rows)
+    estimate = values.mean() if len(values) else np.nan
+    return float(estimate), *_percentile_interval(draws[np.isfinite(draws)], level)
 
 
 def interval_dict(estimate: tuple[float, float, float], digits: int = 4) -> dict:
@@ -125,18 +154,15 @@ def interval_dict(estimate: tuple[float, float, float], digits: int = 4) -> dict
 
 def auc_interval(labels, scores, dates, weights=None, **bootstrap) -> tuple[float, float, float]:
     """(Weighted) AUC with a date-clustered bootstrap interval: (auc, low, high)."""
-    labels, scores = np.asarray(labels, dtype=bool), np.asarray(scores, dtype=float)
-    weights = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
-    return bootstrap_by_date(lambda rows: roc_auc(labels[rows], scores[rows], weights[rows]), dates, **bootstrap)
+    ranked = RankedScores(labels, scores)
+    base = np.ones(len(ranked.order)) if weights is None else np.asarray(weights, dtype=float)
+    return bootstrap_by_date(lambda w: ranked.auc(base * w), dates, **bootstrap)
 
 
 def auc_lift_interval(labels, scores, reference_scores, dates, **bootstrap) -> tuple[float, float, float]:
     """AUC(scores) - AUC(reference_scores) on the same rows and the same resampled dates."""
-    labels = np.asarray(labels, dtype=bool)
-    scores, reference = np.asarray(scores, dtype=float), np.asarray(reference_scores, dtype=float)
-    return bootstrap_by_date(
-        lambda rows: roc_auc(labels[rows], scores[rows]) - roc_auc(labels[rows], reference[rows]), dates, **bootstrap
-    )
+    ours, theirs = RankedScores(labels, scores), RankedScores(labels, reference_scores)
+    return bootstrap_by_date(lambda w: ours.auc(w) - theirs.auc(w), dates, **bootstrap)
 
 
 def walk_forward_scores(

@@ -14,6 +14,7 @@ from rl_assets.schema import CONTRACT_FEATURES, TECHNICAL_FEATURES
 
 STATE_FEATURES = [*CONTRACT_FEATURES, *TECHNICAL_FEATURES]
 CLIP = 8.0  # scaled values beyond +-8 standard deviations are clipped (fat-tailed ratios)
+TRANSFORM_ROWS = 65_536
 
 
 def raw_matrix(frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> np.ndarray:
@@ -21,9 +22,14 @@ def raw_matrix(frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"feature columns {missing} are not in the frame")
-    return np.column_stack(
-        [pd.to_numeric(frame[c].astype("Float64"), errors="coerce").to_numpy(float) for c in columns]
-    )
+    matrix = np.empty((len(frame), len(columns)))
+    for i, column in enumerate(columns):
+        values = frame[column]
+        if values.dtype == object:  # text or mixed: what is not a number becomes NaN
+            values = pd.to_numeric(values, errors="coerce")
+        # Nullable Int/boolean columns carry pd.NA: NaN here; plain floats and bools convert as they are.
+        matrix[:, i] = values.to_numpy(dtype=float, na_value=np.nan)
+    return matrix
 
 
 MISSING_SUFFIX = "_missing"  # an indicator column's name: the feature's, then this
@@ -43,14 +49,22 @@ class Scaler:
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> Scaler:
-        values = raw_matrix(frame, columns)
-        if len(values) == 0:
+        missing_columns = [c for c in columns if c not in frame.columns]
+        if missing_columns:
+            raise ValueError(f"feature columns {missing_columns} are not in the frame")
+        if len(frame) == 0:
             raise ValueError("cannot fit a scaler on zero rows")
-        with np.errstate(all="ignore"):
-            center = np.nan_to_num(np.nanmedian(values, axis=0))
-            spread = np.nanpercentile(values, 75, axis=0) - np.nanpercentile(values, 25, axis=0)
+        # One column at a time: the temporary copies are a column's, not the whole matrix's.
+        center, spread, any_missing = np.zeros(len(columns)), np.zeros(len(columns)), np.zeros(len(columns), bool)
+        for i, column in enumerate(columns):
+            values = raw_matrix(frame, [column])[:, 0]
+            present = values[~np.isnan(values)]
+            any_missing[i] = len(present) < len(values)
+            if len(present):
+                low, center[i], high = np.percentile(present, [25, 50, 75])
+                spread[i] = high - low
         scale = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
-        missing = tuple(c for c, any_missing in zip(columns, np.isnan(values).any(axis=0), strict=True) if any_missing)
+        missing = tuple(c for c, m in zip(columns, any_missing, strict=True) if m)
         return cls(tuple(columns), center, scale, missing)
 
     @property
@@ -64,12 +78,19 @@ class Scaler:
         return len(self.columns) + len(self.missing_indicators)
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        raw = raw_matrix(frame, self.columns)
-        values = (raw - self.center) / self.scale
-        scaled = np.clip(np.nan_to_num(values, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
+        """The scaled float32 matrix (features, then missing-indicators), built TRANSFORM_ROWS rows at a
+        time so the float64 temporaries stay small whatever the frame's length."""
+        out = np.empty((len(frame), self.width), np.float32)
         positions = [self.columns.index(c) for c in self.missing_indicators]
-        indicators = np.isnan(raw[:, positions]).astype(float)
-        return np.concatenate([scaled, indicators], axis=1).astype(np.float32)
+        for start in range(0, len(frame), TRANSFORM_ROWS):
+            raw = raw_matrix(frame.iloc[start : start + TRANSFORM_ROWS], self.columns)
+            values = (raw - self.center) / self.scale
+            rows = slice(start, start + len(raw))
+            out[rows, : len(self.columns)] = np.clip(
+                np.nan_to_num(values, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP
+            )
+            out[rows, len(self.columns) :] = np.isnan(raw[:, positions])
+        return out
 
     def to_dict(self) -> dict:
         return {

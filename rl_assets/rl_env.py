@@ -79,27 +79,28 @@ class CandidateDays:
 def candidate_days(frame: pd.DataFrame, scaler: Scaler, max_per_day: int, seed: int = 0) -> CandidateDays:
     """Labelled rl_dataset rows as CandidateDays: at most `max_per_day` per day (a seeded sample
     when a day has more), in a seeded random order within the day."""
-    labelled = frame[frame["reward"].notna()]
-    if labelled.empty:
-        raise ValueError("no labelled rl_dataset rows to build episodes from")
     if max_per_day < 1:
         raise ValueError(f"max_per_day must be >= 1; got {max_per_day}")
+    # Positions, not per-day copies of the frame: only the chosen rows are ever copied and scaled.
+    labelled = np.flatnonzero(frame["reward"].notna().to_numpy())
+    if len(labelled) == 0:
+        raise ValueError("no labelled rl_dataset rows to build episodes from")
+    snapshot = frame["snapshot_date"].to_numpy()[labelled]
+    order = labelled[np.argsort(snapshot, kind="stable")]  # by day, each day's rows in the frame's order
+    dates, starts = np.unique(frame["snapshot_date"].to_numpy()[order], return_index=True)
     rng = np.random.default_rng(seed)
-    dates = sorted(labelled["snapshot_date"].unique())
-    groups = {d: g for d, g in labelled.groupby("snapshot_date", sort=True)}
+    chosen = [day_rows[rng.permutation(len(day_rows))[:max_per_day]] for day_rows in np.split(order, starts[1:])]
+    counts = np.array([len(c) for c in chosen], np.int64)
+    rows = frame.iloc[np.concatenate(chosen)]
+    slot = np.concatenate([np.arange(c) for c in counts])
+    day = np.repeat(np.arange(len(dates)), counts)
     n_features = scaler.width  # the features, then their missing-indicators
     features = np.zeros((len(dates), max_per_day, n_features), np.float32)
     rewards = np.zeros((len(dates), max_per_day), np.float32)
     hits = np.zeros((len(dates), max_per_day), bool)
-    counts = np.zeros(len(dates), np.int64)
-    for i, day in enumerate(dates):
-        group = groups[day]
-        take = rng.permutation(len(group))[:max_per_day]
-        chosen = group.iloc[take]
-        counts[i] = len(chosen)
-        features[i, : len(chosen)] = scaler.transform(chosen)
-        rewards[i, : len(chosen)] = chosen["reward"].to_numpy(np.float32)
-        hits[i, : len(chosen)] = chosen["hit_50"].astype(bool).to_numpy()
+    features[day, slot] = scaler.transform(rows)
+    rewards[day, slot] = rows["reward"].to_numpy(np.float32)
+    hits[day, slot] = rows["hit_50"].astype(bool).to_numpy()
     return CandidateDays(features, rewards, hits, counts, list(dates))
 
 

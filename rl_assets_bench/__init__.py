@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "implied": "rl_assets_bench.implied:run",
     "dataset": "rl_assets_bench.dataset:run",
     "models": "rl_assets_bench.models:run",
+    "training": "rl_assets_bench.training:run",
     "scale": "rl_assets_bench.scale:run",
 }
 

@@ -26,6 +26,7 @@ from functools import cache
 
 from sqlglot import exp
 
+from rl_assets.training_data import SamplingPolicy
 from rl_assets.warehouse import sql
 from rl_assets.warehouse.backend import CREATE_STATEMENTS
 
@@ -162,7 +163,10 @@ def training_executions() -> list[Execution]:
     """What one model's training reads (training_job trains two: baseline_model and ppo_agent)."""
     return [
         Execution("training_job", "model", "rl_dataset_date_range", {"rl_dataset": HISTORY}, "the labelled span: no partition filter"),
-        Execution("training_job", "model", "rl_dataset_training_rows", {"rl_dataset": HISTORY}, "every labelled row"),
+        Execution(
+            "training_job", "model", "rl_dataset_training_rows", {"rl_dataset": HISTORY},
+            "every labelled row scanned, the per-day sample returned",
+        ),
     ]  # fmt: skip
 
 
@@ -633,7 +637,13 @@ def estimate(db_path: str, dataset: str = "rl_assets", trading_days_per_year: in
     training_rows, training_model = price_executions(training_executions(), sizes, year, trading_days_per_year)
     dataset_size = sizes["rl_dataset"]
     selected = sorted(referenced_columns("rl_dataset_training_rows")["rl_dataset"])
-    labelled = dataset_size.rows_per_day * (1 - dataset_size.null_share["reward"]) * trading_days_per_year
+    # Billed: the columns of every labelled row (sampling happens in the query). Returned: the sample,
+    # at most the policy's per-day cap on each day (rl_assets/training_data.py).
+    per_day = min(
+        dataset_size.rows_per_day * (1 - dataset_size.null_share["reward"]),
+        SamplingPolicy().rows_per_day(trading_days_per_year),
+    )
+    labelled = per_day * trading_days_per_year
     result_bytes = labelled * dataset_size.bytes_per_row(selected)
     training = {
         "executions": training_rows,
@@ -702,9 +712,10 @@ def _notes(training: dict, daily_run: dict, sizes: Mapping[str, TableSize]) -> l
     nominal = sorted(table for table, size in sizes.items() if size.how.startswith("nominal"))
     return [
         f"Query results come back through the REST API in this project (to_arrow(create_bqstorage_client=False); "
-        f"google-cloud-bigquery-storage is not a dependency). A training run's rows are "
-        f"{training['result_gib_per_model']} GiB of logical bytes per model for a year ({training['result_rows_per_model']:,} "
-        "rows), more as JSON pages: reading that would want the BigQuery Storage Read API (priced separately).",
+        f"google-cloud-bigquery-storage is not a dependency). Training scans every labelled row's columns (the "
+        "billed bytes above) but the warehouse returns only the per-day sample (rl_assets/training_data.py), read "
+        f"ten days per statement: {training['result_gib_per_model']} GiB of logical bytes per model for a year "
+        f"({training['result_rows_per_model']:,} rows), small enough for REST pages.",
         f"Statements whose reads grow with the history ({', '.join(sorted({e['statement'] for e in growing}))}) "
         f"bill {grown / 2**30:.2f} GiB of the {daily_run['gib_per_evening_end_of_year_one']} GiB an evening costs at "
         "the end of year one: the universe query (its MAX(date) subquery prunes no partition) and the "

@@ -14,6 +14,7 @@ from rl_assets.evaluation import (
     auc_interval,
     auc_lift_interval,
     bootstrap_by_date,
+    mean_interval,
     roc_auc,
     walk_forward_scores,
     walk_forward_splits,
@@ -75,11 +76,34 @@ def test_return_weighted_auc_is_fair_on_skewed_martingale_returns_where_sign_auc
 def test_bootstrap_by_date_resamples_whole_dates():
     dates = np.repeat(np.arange(50), 20)
     values = np.repeat(np.random.default_rng(2).normal(size=50), 20)  # one value per date
-    estimate, low, high = bootstrap_by_date(lambda rows: values[rows].mean(), dates, resamples=300)
+    estimate, low, high = bootstrap_by_date(lambda weights: np.average(values, weights=weights), dates, resamples=300)
     assert estimate == pytest.approx(values.mean())
     # Treating the 1,000 rows as independent would give an interval about sqrt(20) times narrower.
     assert (high - low) > 3 * 1.96 * values.std() / np.sqrt(len(values))
     assert low < estimate < high
+
+
+def test_bootstrap_intervals_equal_resampling_the_rows_themselves():
+    """The weighted bootstrap (a date drawn k times weighs k) against the plain one: every resample's
+    rows concatenated and the statistic recomputed on them, with the same draws."""
+    rng = np.random.default_rng(5)
+    dates = np.repeat(np.arange(40), rng.integers(1, 30, 40))
+    labels = rng.uniform(size=dates.size) < 0.3
+    scores = np.round(labels + rng.normal(size=dates.size), 1)  # rounded: ties across rows
+    values = rng.normal(size=dates.size)
+    draws = np.random.default_rng(0)
+    rows_of = [np.flatnonzero(dates == d) for d in range(40)]
+    auc_draws, mean_draws = [], []
+    for _ in range(200):
+        rows = np.concatenate([rows_of[i] for i in draws.integers(0, 40, 40)])
+        auc_draws.append(roc_auc_score(labels[rows], scores[rows]))
+        mean_draws.append(values[rows].mean())
+    for ours, theirs, estimate in (
+        (auc_interval(labels, scores, dates, resamples=200), auc_draws, roc_auc_score(labels, scores)),
+        (mean_interval(values, dates, resamples=200), mean_draws, values.mean()),
+    ):
+        expected = (estimate, *np.quantile(theirs, [0.025, 0.975]))
+        assert ours == pytest.approx(expected, abs=1e-12)
 
 
 def test_auc_intervals_cover_known_skill_and_its_absence():

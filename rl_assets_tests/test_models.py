@@ -55,7 +55,7 @@ from rl_assets.training import (
 from rl_assets.warehouse.duckdb_backend import DuckDBBackend, open_duckdb
 from rl_assets_tests.code_location import baseline_model, ppo_agent
 
-SMALL_PPO = PPOConfig(n_envs=256, n_steps=32, total_steps=300_000, minibatch_size=4096)
+SMALL_PPO = PPOConfig(n_envs=256, n_steps=32, total_steps=300_000, minibatch_size=1024)
 
 
 def _labelled(market: dict) -> pd.DataFrame:

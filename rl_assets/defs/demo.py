@@ -36,6 +36,7 @@ from rl_assets.reward import HORIZON_DAYS  # noqa: E402
 from rl_assets.settings import Settings  # noqa: E402
 
 PAPER_DAYS = 15  # sessions of paper trading at the end of the demo's stretch
+DEMO_PPO_STEPS = 500_000
 PROGRESS_LOGGER = "demo_progress"
 # Dagster's own console lines stay quiet; the progress logger prints one line per step instead.
 LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}, PROGRESS_LOGGER: {}}}
@@ -180,7 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     # Both models are trained twice: first a version as of PAPER_DAYS sessions ago (trained only on
     # labels known by then), so the paper-trading backfill has a model that was usable on those
     # days; then today's. The first needs enough labelled days for its walk-forward evaluation.
-    training = TrainingConfig(min_train_dates=25)
+    # The demo's PPO fits take DEMO_PPO_STEPS env steps (the asset's default is PPOConfig.total_steps):
+    # on 60 days of 64 sampled candidates that is still ~130 passes over every episode day.
+    training = TrainingConfig(min_train_dates=25, ppo_total_steps=DEMO_PPO_STEPS)
     paper_start = calendar.shift_trading_days(end, -(PAPER_DAYS - 1))
     last_labelled_before = calendar.shift_trading_days(paper_start, -(HORIZON_DAYS + 1))
     labelled_before = len(calendar.trading_days(start, last_labelled_before)) if last_labelled_before >= start else 0

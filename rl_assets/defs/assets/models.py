@@ -28,6 +28,7 @@ from rl_assets.training import (
     folds_for,
     train_and_register,
 )
+from rl_assets.training_data import NoTrainingRows, SamplingPolicy, read_training_rows
 
 
 class TrainingConfig(dg.Config):
@@ -38,11 +39,25 @@ class TrainingConfig(dg.Config):
     embargo: int = Field(default=EvaluationConfig.embargo, description="trading dates skipped after the 3-day purge")
     ppo_total_steps: int = Field(default=PPOConfig.total_steps, description="PPO env steps per training run")
     seed: int = Field(default=0, description="seed of every model and sampler")
+    max_rows_per_day: int = Field(
+        default=SamplingPolicy.max_per_day,
+        description="rl_dataset rows a day training and evaluation read, stratified by underlying and moneyness "
+        "(a day with fewer is read whole)",
+        ge=1,
+    )
+    max_training_rows: int = Field(
+        default=SamplingPolicy.max_rows,
+        description="rows a run reads at most: a longer history gets a smaller per-day cap (memory stays flat)",
+        ge=1,
+    )
     as_of: str | None = Field(
         default=None,
         description="Train only on rows whose labels were all known before this trading day (YYYY-MM-DD): "
         "a walk-forward version for historical paper trading, usable from that day at the latest.",
     )
+
+    def sampling(self) -> SamplingPolicy:
+        return SamplingPolicy(max_per_day=self.max_rows_per_day, max_rows=self.max_training_rows, seed=self.seed)
 
     def evaluation(self) -> EvaluationConfig:
         return EvaluationConfig(
@@ -51,20 +66,13 @@ class TrainingConfig(dg.Config):
         )  # fmt: skip
 
 
-def _training_rows(warehouse: Warehouse, as_of: str | None = None) -> pd.DataFrame:
+def _training_rows(warehouse: Warehouse, policy: SamplingPolicy, as_of: str | None = None) -> pd.DataFrame:
+    cutoff = None if as_of is None else calendar.require_trading_day(as_of)
     with warehouse.session() as wh:
-        span = wh.query("rl_dataset_date_range").iloc[0]
-        if not span["row_count"]:
-            raise dg.Failure(description="rl_dataset has no labelled rows: materialise rl_dataset first")
-        rows = wh.query("rl_dataset_training_rows", {"start_date": span["first_date"], "end_date": span["last_date"]})
-    for column in ("snapshot_date", "label_end_date"):
-        rows[column] = pd.to_datetime(rows[column]).dt.date
-    if as_of is not None:
-        cutoff = calendar.require_trading_day(as_of)
-        rows = rows[rows["label_end_date"] < cutoff]
-        if rows.empty:
-            raise dg.Failure(description=f"no rl_dataset row has all its labels known before {cutoff}")
-    return rows
+        try:
+            return read_training_rows(wh, policy, labels_before=cutoff)
+        except NoTrainingRows as error:
+            raise dg.Failure(description=str(error)) from error
 
 
 def _folds(frame: pd.DataFrame, config: EvaluationConfig) -> list[Fold]:
@@ -76,7 +84,7 @@ def _folds(frame: pd.DataFrame, config: EvaluationConfig) -> list[Fold]:
 
 def _train(recipe: ModelRecipe, config: TrainingConfig, warehouse: Warehouse, store: ModelStore, device: str):
     evaluation = config.evaluation()
-    frame = _training_rows(warehouse, config.as_of)
+    frame = _training_rows(warehouse, config.sampling(), config.as_of)
 
     def register_version(**version) -> ModelVersion:
         with warehouse.session() as wh:  # opened for the registration only, not for the training
@@ -110,7 +118,7 @@ def version_state(metadata: dict) -> ModelVersionState | None:
     )
 
 
-def _metadata(result: TrainingResult, started: float) -> dict:
+def _metadata(result: TrainingResult, config: TrainingConfig, started: float) -> dict:
     metrics, own = result.metrics, result.compared[0]
     plot = reporting.out_of_sample_plot(result.scored, metrics, result.compared)
     out_of_sample = (
@@ -119,6 +127,7 @@ def _metadata(result: TrainingResult, started: float) -> dict:
     return {
         **version_metadata(result.version),
         "training_rows": result.training_rows,
+        "max_rows_per_day": config.max_rows_per_day,
         "artifact_uri": result.version.artifact_uri,
         "folds": result.folds,
         "test_days": metrics["test_days"],
@@ -158,7 +167,7 @@ def baseline_model(
     version = result.version
     context.log.info(f"registered {version.model_name} v{version.version}, usable from {version.usable_from}")
     auc = result.metrics[BASELINE_MODEL.short]["auc_hit_50"]["value"]
-    return dg.MaterializeResult(metadata={**_metadata(result, started), "auc_hit_50": auc})
+    return dg.MaterializeResult(metadata={**_metadata(result, config, started), "auc_hit_50": auc})
 
 
 @dg.asset(name=PPO_AGENT.name, group_name="models", kinds={"torch"}, deps=["rl_dataset"], pool=WAREHOUSE_POOL)
@@ -180,7 +189,7 @@ def ppo_agent(
     )
     return dg.MaterializeResult(
         metadata={
-            **_metadata(result, started),
+            **_metadata(result, config, started),
             "env_steps_per_second": training["steps_per_second"],
             "device": device,
             **_training_diagnostics(result),
