@@ -174,15 +174,17 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
     )
     window = {"start_date": days[0], "end_date": days[-1]}
     with staged(warehouse, LABEL_WINDOWS_TABLE, windows) as tables, warehouse.transaction():
-        # rl_state as the insert reads it: every day present. Its keys are checked through what the
-        # insert wrote (below): one distinct count of a market's keys costs about 5% of the insert.
-        state_counts = warehouse.query("rl_state_rows_per_day", window)
+        # rl_state as the insert reads it: every day present, each key once.
+        state_counts = warehouse.query("rl_state_row_counts", window)
         _refuse_if_missing(
             warehouse,
             "rl_state",
             days,
             dates_present(state_counts, "snapshot_date"),
             "materialise rl_state for those days first",
+        )
+        _refuse_broken_keys(
+            warehouse, _key_problems("rl_state holds", state_counts), {}, "rebuild rl_state for those days first"
         )
         warehouse.execute("delete_rl_dataset_range", window)
         for block in calendar.blocks(days, warehouse.days_per_statement):
@@ -196,25 +198,18 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
             }
             warehouse.execute("insert_rl_dataset", params, tables=tables)
         summary = warehouse.query("rl_dataset_summary", window)
-        state_rows = {
-            pd.Timestamp(d).date(): int(n)
-            for d, n in zip(state_counts["snapshot_date"], state_counts["row_count"], strict=True)
-        }
-        problems = _key_problems("rl_dataset would hold", summary, state_rows)
-        if problems:
-            # Each rl_state row gives at least one rl_dataset row (an inner join on its day's one
-            # label window, left joins otherwise), so a key rl_state holds twice shows here; it is
-            # rl_state's to fix, and named as such.
+        state_rows, written_rows = (
+            {pd.Timestamp(d).date(): int(n) for d, n in zip(counts["snapshot_date"], counts["row_count"], strict=True)}
+            for counts in (state_counts, summary)
+        )
+        # rl_state holds each key once (checked above) and each of its rows gives at least one row
+        # here (an inner join on its day's one label window, left joins otherwise): rl_state's row
+        # counts mean each key once, and only other counts need the keys counted, to name the cause.
+        if written_rows != state_rows:
             _refuse_broken_keys(
                 warehouse,
-                _key_problems("rl_state holds", warehouse.query("rl_state_row_counts", window)),
-                {},
-                "rebuild rl_state for those days first",
+                _key_problems("rl_dataset would hold", warehouse.query("rl_dataset_row_counts", window), state_rows),
+                {"price_data": {"start_date": days[0], "end_date": label_end}},
+                "remove the duplicated rows (one per key) and rebuild",
             )
-        _refuse_broken_keys(
-            warehouse,
-            problems,
-            {"price_data": {"start_date": days[0], "end_date": label_end}},
-            "remove the duplicated rows (one per key) and rebuild",
-        )
     return BuildReport(summary)

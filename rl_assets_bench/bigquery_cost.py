@@ -135,7 +135,7 @@ def evening_executions() -> list[Execution]:
         Execution(daily, "paper_trades", "paper_trades_days", {"paper_trades": 1}, "the asset's metadata"),
         Execution(labels, "rl_dataset", "options_chain_history_row_counts", {"options_chain_history": label_days}, f"the {label_days} label days landed?"),
         Execution(labels, "rl_dataset", "price_data_row_counts", {"price_data": label_closes}, f"closes of T-{label_days}..T landed?"),
-        Execution(labels, "rl_dataset", "rl_state_rows_per_day", {"rl_state": 1}, f"rl_state[T-{label_days}] built?"),
+        Execution(labels, "rl_dataset", "rl_state_row_counts", {"rl_state": 1}, f"rl_state[T-{label_days}] built?"),
         Execution(labels, "rl_dataset", "delete_rl_dataset_range", {"rl_dataset": 1}, "the partition (whole: metadata only)"),
         Execution(labels, "rl_dataset", "insert_rl_dataset", {"options_chain_history": label_days, "price_data": label_closes, "rl_state": 1, LABEL_WINDOWS_TABLE: 1}, "one state day, its label days' bids and closes"),
         Execution(labels, "rl_dataset", "rl_dataset_summary", {"rl_dataset": 1}, "rows written"),
