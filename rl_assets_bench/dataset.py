@@ -226,7 +226,8 @@ def summarise(scale, tickers, prepared, runs, checked, database_mb) -> dict:
         "metrics": [
             row(
                 f"one full-market rl_dataset partition ({fmt_int(rows)} candidates) through the asset body: "
-                "completeness queries, label-window table, DELETE + INSERT … SELECT + summary in one transaction "
+                "completeness queries, label-window table, rl_state's key count + DELETE + INSERT … SELECT + summary in one "
+                "transaction "
                 "(median)",
                 f"{asset_s:.2f} s",
                 reference=f"sql/insert_rl_dataset.sql alone into an empty copy of the table: {bare_s:.2f} s",
