@@ -198,14 +198,18 @@ def build_rl_dataset(warehouse, start: dt.date, end: dt.date) -> BuildReport:
             }
             warehouse.execute("insert_rl_dataset", params, tables=tables)
         summary = warehouse.query("rl_dataset_summary", window)
-        state_rows = {
-            pd.Timestamp(d).date(): int(n)
-            for d, n in zip(state_counts["snapshot_date"], state_counts["row_count"], strict=True)
-        }
-        _refuse_broken_keys(
-            warehouse,
-            _key_problems("rl_dataset would hold", summary, state_rows),
-            {"price_data": {"start_date": days[0], "end_date": label_end}},
-            "remove the duplicated rows (one per key) and rebuild",
+        state_rows, written_rows = (
+            {pd.Timestamp(d).date(): int(n) for d, n in zip(counts["snapshot_date"], counts["row_count"], strict=True)}
+            for counts in (state_counts, summary)
         )
+        # rl_state holds each key once (checked above) and each of its rows gives at least one row
+        # here (an inner join on its day's one label window, left joins otherwise): rl_state's row
+        # counts mean each key once, and only other counts need the keys counted, to name the cause.
+        if written_rows != state_rows:
+            _refuse_broken_keys(
+                warehouse,
+                _key_problems("rl_dataset would hold", warehouse.query("rl_dataset_row_counts", window), state_rows),
+                {"price_data": {"start_date": days[0], "end_date": label_end}},
+                "remove the duplicated rows (one per key) and rebuild",
+            )
     return BuildReport(summary)

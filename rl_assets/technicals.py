@@ -108,83 +108,141 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
     The input must be clean (see prepare_prices): a duplicate (ticker, date) or a bad price is a
     ValueError naming it rather than a silently wrong number.
     """
-    frame = _bars(prices)
-    if frame.empty:
+    missing = [c for c in PRICE_DATA_COLUMNS if c not in prices.columns and c != "close_only"]
+    if missing:
+        raise ValueError(f"price rows lack columns {missing}")
+    if prices.empty:
         return pd.DataFrame(columns=TECHNICALS_COLUMNS)
-    frame = frame.sort_values(["ticker", "date"], ignore_index=True)
-    tickers, dates = frame["ticker"].to_numpy(), frame["date"].to_numpy()
-    repeated = (tickers[1:] == tickers[:-1]) & (dates[1:] == dates[:-1])
-    if repeated.any():
-        first = int(np.flatnonzero(repeated)[0])
-        raise ValueError(
-            f"duplicate (ticker, date) rows, e.g. {tickers[first]} {dates[first]}: run prepare_prices first"
-        )
-    ohlc = frame[["open", "high", "low", "close"]].to_numpy(dtype=float)
-    real = ~frame["close_only"].to_numpy()
-    valid = np.isfinite(ohlc) & (ohlc > 0)
-    bad_rows = (~valid.all(axis=1) & real) | ~valid[:, 3]  # a close-only bar needs only its close
+    # Plain arrays from here on: building a sorted DataFrame first and reading columns back out
+    # of it cost more than the indicators themselves.
+    tickers, dates = prices["ticker"].to_numpy(), prices["date"].to_numpy()
+    new_ticker = _ticker_date_order(tickers, dates)
+    order = None
+    if new_ticker is None:  # not sorted (or a repeated date): sort, then look for the repeat
+        keys = pd.DataFrame({"ticker": tickers, "date": dates})
+        order = keys.sort_values(["ticker", "date"]).index.to_numpy()
+        tickers, dates = tickers[order], dates[order]
+        repeated = (tickers[1:] == tickers[:-1]) & (dates[1:] == dates[:-1])
+        if repeated.any():
+            first = int(np.flatnonzero(repeated)[0])
+            raise ValueError(
+                f"duplicate (ticker, date) rows, e.g. {tickers[first]} {dates[first]}: run prepare_prices first"
+            )
+        new_ticker = tickers[1:] != tickers[:-1]
+
+    def in_order(values: np.ndarray) -> np.ndarray:
+        return values if order is None else values[order]
+
+    def column(name: str) -> np.ndarray:
+        # Float64 values as they are (never written to), NULL as NaN.
+        return in_order(prices[name].to_numpy(dtype=np.float64, na_value=np.nan))
+
+    real = ~in_order(close_only_flags(prices))
+    open_, high, low, close, volume = (column(c) for c in ("open", "high", "low", "close", "volume"))
+    any_close_only = not real.all()
+    if any_close_only:  # whatever a close-only bar holds there is not a real bar's
+        open_, high, low, volume = (np.where(real, values, np.nan) for values in (open_, high, low, volume))
+
+    def valid(values: np.ndarray) -> np.ndarray:
+        return np.isfinite(values) & (values > 0)
+
+    bad_rows = ~valid(close) | (real & ~(valid(open_) & valid(high) & valid(low)))  # close-only: close alone
     if bad_rows.any():
         bad = sorted(set(tickers[bad_rows]))
         raise ValueError(f"NaN or non-positive prices for {bad[:5]}: run prepare_prices first")
 
-    close, high, low = (frame[c].astype(float).to_numpy() for c in ("close", "high", "low"))
-    volume = frame["volume"].astype(float).to_numpy()
-    starts = np.flatnonzero(np.r_[True, tickers[1:] != tickers[:-1]])
-    ends = np.r_[starts[1:], len(frame)]
-    position = np.arange(len(frame)) - np.repeat(starts, ends - starts)  # row number within its ticker
+    starts = np.flatnonzero(np.r_[True, new_ticker])
+    lengths = np.diff(np.r_[starts, len(tickers)])
+    position = np.arange(len(tickers)) - np.repeat(starts, lengths)  # row number within its ticker
 
-    def own_window(values, rows: int) -> np.ndarray:
-        """Blank values whose window reaches back into the previous ticker."""
-        values = np.asarray(values, dtype=float).copy()
-        values[position < rows - 1] = np.nan
-        return values
+    def ratio_to_earlier(values: np.ndarray, lag: int) -> np.ndarray:
+        """values / values `lag` rows earlier, NaN where that row is another ticker's."""
+        ratio = np.full(len(values), np.nan)
+        np.divide(values[lag:], values[:-lag], out=ratio[lag:])
+        ratio[position < lag] = np.nan
+        return ratio
 
-    out = pd.DataFrame({"ticker": tickers, "date": dates, "close": close})
-
+    columns: dict[str, np.ndarray] = {}
     # Returns are row-wise ratios: computed over the stacked series, blanked across ticker starts.
     for lag in (1, 5, 20):
-        lagged = np.r_[np.full(lag, np.nan), close][: len(close)]  # close `lag` rows earlier
-        out[f"ret_{lag}d"] = own_window(close / lagged - 1.0, lag + 1)
-    log_return = own_window(np.r_[np.nan, np.log(close[1:] / close[:-1])], 2)
+        columns[f"ret_{lag}d"] = ratio_to_earlier(close, lag) - 1.0
+    log_return = np.log(ratio_to_earlier(close, 1))
 
     # Rolling windows on a (ticker x row-within-ticker) panel: each ticker's running sums start
     # from its own first row, so a value never depends on another ticker's rows (summing over all
     # tickers stacked end to end would carry float round-off from one ticker into the next).
-    ticker_index = np.repeat(np.arange(len(starts)), ends - starts)
+    # Each series' running sums serve all its windows, and the work stays on the panel: temporary
+    # arrays of a market's size cost their page faults again in every fresh process.
+    panel_shape = (len(starts), int(lengths.max()))
+    # When every ticker has as many rows (a full market over a range), the panel is the stacked
+    # rows reshaped; otherwise each row has a cell, and a shorter ticker's row ends in padding.
+    cell = None
+    if len(tickers) != panel_shape[0] * panel_shape[1]:
+        cell = np.repeat(np.arange(panel_shape[0]), lengths) * panel_shape[1] + position
 
-    def rolling(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and population variance over each row's last `window` rows of its own ticker
-        (NaN until the window is full or while it holds a NaN)."""
-        panel = np.zeros((len(starts), int((ends - starts).max()) + 1))
-        valid, squares = np.zeros_like(panel), np.zeros_like(panel)
-        finite = np.isfinite(values)
+    def to_panel(values: np.ndarray) -> np.ndarray:
+        if cell is None:
+            return values.reshape(panel_shape)
+        panel = np.zeros(panel_shape[0] * panel_shape[1])
+        panel[cell] = values
+        return panel.reshape(panel_shape)
+
+    def from_panel(panel: np.ndarray) -> np.ndarray:
+        return panel.ravel() if cell is None else panel.ravel()[cell]
+
+    def running(panel: np.ndarray) -> np.ndarray:
+        """Running sums along each ticker's row, after a leading 0 (column k: the first k values)."""
+        sums = np.zeros((panel_shape[0], panel_shape[1] + 1))
+        np.cumsum(panel, axis=1, out=sums[:, 1:])
+        return sums
+
+    def windowed(sums: np.ndarray, window: int) -> np.ndarray:
+        """Sums over each row's last `window` rows of its ticker, NaN where that reaches back past
+        its first row."""
+        total = np.full(panel_shape, np.nan)
+        if window <= panel_shape[1]:  # (else no ticker has that many rows)
+            np.subtract(sums[:, window:], sums[:, : sums.shape[1] - window], out=total[:, window - 1 :])
+        return total
+
+    def rolling(values: np.ndarray, windows: tuple[int, ...], variance_window: int | None = None):
+        """Means over each row's last `window` rows of its own ticker, per window of `windows`, and
+        the population variance over the last `variance_window` rows (NaN until the window is
+        full or while it holds a NaN)."""
+        panel = to_panel(values)
         # Sums of deviations from each ticker's first value keep the variance's cancellation small.
-        first = np.nan_to_num(values[starts])  # (log returns start with NaN: no shift, they are small)
-        deviation = np.where(finite, values - first[ticker_index], 0.0)
-        panel[ticker_index, position + 1] = deviation
-        valid[ticker_index, position + 1] = finite
-        squares[ticker_index, position + 1] = deviation**2
-        sums = []
-        for cumulative in (np.cumsum(panel, axis=1), np.cumsum(squares, axis=1), np.cumsum(valid, axis=1)):
-            windowed = np.full_like(cumulative, np.nan)
-            windowed[:, window:] = cumulative[:, window:] - cumulative[:, :-window]
-            sums.append(windowed[ticker_index, position + 1])
-        total, total_squares, count = sums
-        full = count == window
-        mean_deviation = np.where(full, total / window, np.nan)
-        variance = np.where(full, np.maximum(total_squares / window - mean_deviation**2, 0.0), np.nan)
-        return mean_deviation + first[ticker_index], variance
+        first = np.nan_to_num(panel[:, :1])  # (log returns start with NaN: no shift, they are small)
+        deviation = panel - first
+        finite = np.isfinite(panel)
+        all_finite = bool(finite.all())
+        if not all_finite:
+            deviation[~finite] = 0.0
+        sums = running(deviation)
+        squares = None if variance_window is None else running(np.square(deviation, out=deviation))
+        counts = None if all_finite else running(finite.astype(float))
+        means, variance = {}, None
+        for window in sorted({*windows, *([variance_window] if variance_window else [])}):
+            mean_deviation = windowed(sums, window)
+            mean_deviation /= window
+            if counts is not None:
+                mean_deviation[windowed(counts, window) != window] = np.nan  # a NaN inside the window
+            if window == variance_window:
+                variance = windowed(squares, window)
+                variance /= window
+                variance -= mean_deviation**2
+                np.maximum(variance, 0.0, out=variance)  # (NaN stays NaN)
+                variance = from_panel(variance)
+            if window in windows:
+                mean_deviation += first
+                means[window] = from_panel(mean_deviation)
+        return means, variance
 
-    sma = {length: rolling(close, length)[0] for length in (20, 50, 200)}
-    bb_middle, bb_variance = rolling(close, 20)
-    bb_upper, bb_lower = bb_middle + 2.0 * np.sqrt(bb_variance), bb_middle - 2.0 * np.sqrt(bb_variance)
-    average_volume = rolling(volume, 20)[0]
-    variance = rolling(log_return, 20)[1] * (20 / 19)  # sample variance (ddof=1) of 20 log returns
+    sma, bb_variance = rolling(close, (20, 50, 200), variance_window=20)
+    average_volume = rolling(volume, (20,))[0][20]
+    variance = rolling(log_return, (), variance_window=20)[1] * (20 / 19)  # sample variance (ddof=1), 20 returns
 
     # Recursive indicators, per ticker: their state runs from each series' first row.
-    rsi, macd, signal, hist, atr, adx = (np.full(len(frame), np.nan) for _ in range(6))
-    any_close_only = not real.all()
-    for start, end in zip(starts, ends, strict=True):
+    rsi, macd, signal, hist, atr, adx = (np.full(len(tickers), np.nan) for _ in range(6))
+    for start, end in zip(starts.tolist(), (starts + lengths).tolist(), strict=True):
         c, h, lo = close[start:end], high[start:end], low[start:end]  # too few rows give NaN
         rsi[start:end] = talib.RSI(c, timeperiod=14)
         macd[start:end], signal[start:end], hist[start:end] = talib.MACD(c, 12, 26, 9)
@@ -194,19 +252,35 @@ def compute_technicals(prices: pd.DataFrame) -> pd.DataFrame:
             span = slice(start + first, start + last)
             atr[span] = talib.ATR(h[first:last], lo[first:last], c[first:last], timeperiod=14)
             adx[span] = talib.ADX(h[first:last], lo[first:last], c[first:last], timeperiod=14)
-    for length in (20, 50, 200):
-        out[f"sma_{length}"] = sma[length]
-    out["bb_upper"], out["bb_middle"], out["bb_lower"] = bb_upper, bb_middle, bb_lower
-    out["realized_vol_20"] = np.sqrt(np.maximum(variance, 0.0) * SESSIONS_PER_YEAR)  # sample stdev, ddof=1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["volume_ratio_20"] = np.where(average_volume > 0, volume / average_volume, np.nan)
-    out["rsi_14"], out["macd"], out["macd_signal"], out["macd_hist"] = rsi, macd, signal, hist
-    out["atr_14"], out["adx_14"] = atr, adx
 
+    for length in (20, 50, 200):
+        columns[f"sma_{length}"] = sma[length]
+    bb_middle, bb_width = sma[20].copy(), 2.0 * np.sqrt(bb_variance)  # (a column of its own)
+    columns.update(bb_upper=bb_middle + bb_width, bb_middle=bb_middle, bb_lower=bb_middle - bb_width)
+    columns["realized_vol_20"] = np.sqrt(np.maximum(variance, 0.0) * SESSIONS_PER_YEAR)  # sample stdev, ddof=1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns["volume_ratio_20"] = np.where(average_volume > 0, volume / average_volume, np.nan)
+    columns.update(rsi_14=rsi, macd=macd, macd_signal=signal, macd_hist=hist, atr_14=atr, adx_14=adx)
     for length in (50, 200):
-        sma = out[f"sma_{length}"]
-        out[f"above_sma_{length}"] = (out["close"] > sma).astype("boolean").mask(sma.isna())
-    return out[TECHNICALS_COLUMNS]
+        columns[f"above_sma_{length}"] = pd.arrays.BooleanArray(close > sma[length], np.isnan(sma[length]))
+    # Every array is this function's own (copies of the input's columns), so the frame can hold
+    # them as they are: copying 22 columns of a market into one block would cost more than RSI.
+    columns.update(ticker=tickers.copy(), date=dates.copy(), close=close.copy())
+    return pd.DataFrame({name: columns[name] for name in TECHNICALS_COLUMNS}, copy=False)
+
+
+def _ticker_date_order(tickers: np.ndarray, dates: np.ndarray) -> np.ndarray | None:
+    """Where a new ticker starts (row i+1 vs row i) if the rows are already in (ticker, date)
+    order with no date repeated within a ticker, else None. Checking costs a fraction of sorting."""
+    try:
+        new_ticker = tickers[1:] != tickers[:-1]
+        boundaries = np.flatnonzero(new_ticker)
+        in_order = bool(np.all((dates[1:] > dates[:-1]) | new_ticker)) and bool(
+            np.all(tickers[boundaries + 1] > tickers[boundaries])
+        )
+    except TypeError:  # values that do not compare (None among tickers): let the sort decide
+        return None
+    return new_ticker if in_order else None
 
 
 def _real_runs(real: np.ndarray) -> list[tuple[int, int]]:

@@ -1,7 +1,9 @@
 """rl_dataset benchmark (docs/design.md, Performance): one full-market rl_dataset partition through the
 asset against the bare SQL it runs, in one run.
 
-Target: asset time <= 1.2 x the bare statement's time.
+Target: asset time <= 1.05 x the bare statement's time (issue 20 tightened it from 1.2; the asset
+was at 1.11 x then, two distinct counts of the day's keys, rl_state's and what the insert wrote,
+being most of the difference: now rl_state's alone, ~0.1-0.2 s, 3-6% of the insert).
 
 Layout of one run (every step a fresh child process, see rl_assets_bench.run_child):
 
@@ -10,9 +12,10 @@ Layout of one run (every step a fresh child process, see rl_assets_bench.run_chi
    functions the assets call;
 2. REPEATS rounds, alternating, each step preceded by an untimed reset that empties its target:
    - asset: `rl_dataset(build_asset_context(partition_key=T, ...))`, invoked directly; the timer
-     covers the asset body: connect, the completeness queries (snapshots T+1..T+3, closes T..T+3,
-     rl_state at T), loading the label-window table, DELETE + INSERT ... SELECT + row count in
-     one transaction, dropping the window table, the metadata query, closing the connection;
+     covers the asset body: connect, the completeness queries (snapshots T+1..T+3, closes T..T+3),
+     loading the label-window table, in one transaction rl_state's row and key counts at T,
+     DELETE + INSERT ... SELECT and the summary (row counts, the metadata), dropping the window
+     table, closing the connection;
    - bare: connect, sql/insert_rl_dataset.sql (rendered for DuckDB before the timer) into an
      empty copy of the table (the window table already loaded, untimed), close;
 3. verify (untimed): the asset's partition and the bare copy hold the same rows.
@@ -40,7 +43,7 @@ PRICE_WARMUP = 300
 SEED = 7
 DATASET = "rl_assets"
 BARE_TABLE = "bench_bare_rl_dataset"
-RATIO_TARGET = 1.2
+RATIO_TARGET = 1.05  # issue 20 (1.2 before)
 
 _THIS = __name__
 
@@ -223,7 +226,8 @@ def summarise(scale, tickers, prepared, runs, checked, database_mb) -> dict:
         "metrics": [
             row(
                 f"one full-market rl_dataset partition ({fmt_int(rows)} candidates) through the asset body: "
-                "completeness queries, label-window table, DELETE + INSERT … SELECT + summary in one transaction "
+                "completeness queries, label-window table, rl_state's key count + DELETE + INSERT … SELECT + summary in one "
+                "transaction "
                 "(median)",
                 f"{asset_s:.2f} s",
                 reference=f"sql/insert_rl_dataset.sql alone into an empty copy of the table: {bare_s:.2f} s",

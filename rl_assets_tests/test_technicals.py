@@ -579,3 +579,27 @@ def test_compute_technicals_refuses_unclean_input(three_tickers):
             function(three_tickers.drop(columns="volume"))
         with pytest.raises(ValueError, match=r"lack columns \['high', 'low'\]"):
             function(three_tickers.drop(columns=["high", "low"]))
+
+
+def test_a_repeated_row_in_sorted_input_is_refused(three_tickers):
+    """compute_technicals skips its sort when the rows already come in (ticker, date) order: a row
+    repeated in place, which keeps that order, must still be found."""
+    ordered = three_tickers.sort_values(["ticker", "date"], ignore_index=True)
+    bad = _bad_ticker(ordered)
+    row = int(np.flatnonzero(ordered["ticker"] == bad)[9])
+    repeated = pd.concat([ordered.iloc[: row + 1], ordered.iloc[row:]], ignore_index=True)
+    with pytest.raises(ValueError, match=rf"duplicate \(ticker, date\).*{bad}"):
+        compute_technicals(repeated)
+
+
+def test_the_output_shares_no_memory_with_the_input_or_itself(three_tickers):
+    """The frame is assembled from the computed arrays without copying them: none may be one of
+    the caller's columns (sorted input is read in place), nor two columns one array."""
+    ordered = three_tickers.sort_values(["ticker", "date"], ignore_index=True)
+    out = compute_technicals(ordered)
+    arrays = {name: out[name].to_numpy() for name in out if name not in FLAG_COLUMNS}  # (views, not copies)
+    for name, values in arrays.items():
+        for source in ordered.columns:
+            assert not np.shares_memory(values, ordered[source].to_numpy()), (name, source)
+        for other, other_values in arrays.items():
+            assert other == name or not np.shares_memory(values, other_values), (name, other)
