@@ -11,8 +11,10 @@ receives the sample (sql/rl_dataset_training_rows.sql):
   per-day cap (every day the same), so a run's memory does not grow with the history's length;
 - only rows whose labels were all known before `labels_before` (a model "as of" a day): the filter
   runs in the warehouse, not after the read;
-- one statement per `days_per_read` trading days, so the warehouse's result and the driver's copy of
-  it stay bounded whatever the history's length (BigQuery prunes the other days' partitions).
+- whole days per statement, at most `candidates_per_read` candidates each (one full-market day is a
+  statement of its own), so the warehouse's work, its result and the driver's copy of it stay bounded
+  whatever the history's length (BigQuery prunes the other days' partitions). The sample is chosen on
+  the keys alone and only its rows are read back.
 
 Memory is then bounded by the sample: at most max_rows rows of 32 float32 features and a few keys (about
 450 bytes a row through training: ~120 MB at the default), independent of how many candidates the
@@ -25,15 +27,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from itertools import batched
 
 import numpy as np
 import pandas as pd
 
-from rl_assets import calendar
 from rl_assets.features import STATE_FEATURES, raw_matrix
 
 TRAINING_ROWS_STATEMENT = "rl_dataset_training_rows"
+LABELLED_DAYS_STATEMENT = "rl_dataset_labelled_days"
 NO_CUTOFF = dt.date(9999, 12, 31)  # labels_before when every label counts (BigQuery's largest DATE)
 
 
@@ -46,14 +47,16 @@ class SamplingPolicy:
     # at the defaults) each day gives max_rows / days rows. About 450 bytes a row while training.
     max_rows: int = 262_144
     seed: int = 0  # the within-stratum order: the same seed, the same sample
-    days_per_read: int = 10  # trading days per statement
+    # Candidates one statement samples from (whole days; a day with more is read alone): bounds the
+    # warehouse's work per statement. The demo's 60 days are one statement, a full-market day its own.
+    candidates_per_read: int = 2_000_000
 
     def rows_per_day(self, days: int) -> int:
         """The per-day cap for a history of `days` trading days."""
         return max(1, min(self.max_per_day, self.max_rows // max(days, 1)))
 
     def __post_init__(self) -> None:
-        for name in ("max_per_day", "max_rows", "days_per_read"):
+        for name in ("max_per_day", "max_rows", "candidates_per_read"):
             if getattr(self, name) < 1:
                 raise ValueError(f"SamplingPolicy.{name} must be >= 1; got {getattr(self, name)}")
 
@@ -69,28 +72,39 @@ def read_training_rows(
     wh, policy: SamplingPolicy = SamplingPolicy(), labels_before: dt.date | None = None
 ) -> pd.DataFrame:
     """The sampled labelled rows of every day rl_dataset holds (only those whose labels were known before
-    `labels_before`, when given), read `policy.days_per_read` trading days per statement; features as
-    float32. Raises NoTrainingRows when there is none."""
-    span = wh.query("rl_dataset_date_range").iloc[0]
-    if not span["row_count"]:
+    `labels_before`, when given), whole days per statement, at most `policy.candidates_per_read`
+    candidates a statement (at least one day); features as float32. Raises NoTrainingRows when there
+    is none."""
+    if not wh.query("rl_dataset_date_range").iloc[0]["row_count"]:
         raise NoTrainingRows("rl_dataset has no labelled rows: materialise rl_dataset first")
-    first, last = pd.Timestamp(span["first_date"]).date(), pd.Timestamp(span["last_date"]).date()
     cutoff = NO_CUTOFF if labels_before is None else labels_before
-    # A label ends after its snapshot: no day on or after the cutoff can hold a usable row.
-    days = [d for d in calendar.trading_days(first, last) if d < cutoff]
+    days = wh.query(LABELLED_DAYS_STATEMENT, {"labels_before": cutoff})
+    if days.empty:
+        raise NoTrainingRows(f"no rl_dataset row has all its labels known before {labels_before}")
     per_day = policy.rows_per_day(len(days))
     parts = []
-    for chunk in batched(days, policy.days_per_read):
+    for first, last in statement_windows(days["snapshot_date"], days["labelled_rows"], policy.candidates_per_read):
         params = {
-            "start_date": chunk[0], "end_date": chunk[-1], "labels_before": cutoff,
-            "max_per_day": per_day, "seed": policy.seed,
+            "start_date": first, "end_date": last, "labels_before": cutoff, "max_per_day": per_day,
+            "seed": policy.seed,
         }  # fmt: skip
-        part = wh.query(TRAINING_ROWS_STATEMENT, params)
-        if len(part):
-            parts.append(_compact(part))
-    if not parts:
-        raise NoTrainingRows(f"no rl_dataset row has all its labels known before {labels_before}")
+        parts.append(_compact(wh.query(TRAINING_ROWS_STATEMENT, params)))
     return pd.concat(parts, ignore_index=True)
+
+
+def statement_windows(dates, candidates, budget: int) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days grouped into [first, last] windows of at most `budget` candidates each (a
+    day with more is a window of its own)."""
+    windows, first, last, total = [], None, None, 0
+    for day, count in zip(pd.to_datetime(pd.Series(dates)).dt.date, candidates, strict=True):
+        if first is not None and total + count > budget:
+            windows.append((first, last))
+            first, total = None, 0
+        first = day if first is None else first
+        last, total = day, total + int(count)
+    if first is not None:
+        windows.append((first, last))
+    return windows
 
 
 def _compact(part: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pytest
 
 from rl_assets import calendar
 from rl_assets.schema import RL_DATASET_COLUMNS
-from rl_assets.training_data import NoTrainingRows, SamplingPolicy, read_training_rows
+from rl_assets.training_data import NoTrainingRows, SamplingPolicy, read_training_rows, statement_windows
 
 DAYS = calendar.trading_days(dt.date(2025, 3, 3), dt.date(2025, 3, 14))  # 10 sessions
 CROWDED = {DAYS[0]: 260, DAYS[4]: 180}  # days with more candidates than the cap; the others hold 30
@@ -99,7 +99,7 @@ def _keys(frame: pd.DataFrame) -> set:
 
 def test_the_sample_is_the_documented_stratified_per_day_cut(filled):
     wh, rows = filled
-    policy = SamplingPolicy(max_per_day=CAP, seed=5, days_per_read=3)
+    policy = SamplingPolicy(max_per_day=CAP, seed=5, candidates_per_read=100)
     sample = read_training_rows(wh, policy)
     assert _keys(sample) == _expected_sample(rows, CAP, 5, dt.date(9999, 12, 31))
     per_day = sample.groupby("snapshot_date").size()
@@ -120,8 +120,8 @@ def test_the_sample_is_the_documented_stratified_per_day_cut(filled):
 
 def test_the_same_seed_reads_the_same_rows_in_any_chunking_and_another_seed_others(filled):
     wh, _ = filled
-    one = read_training_rows(wh, SamplingPolicy(max_per_day=CAP, seed=1, days_per_read=100))
-    chunked = read_training_rows(wh, SamplingPolicy(max_per_day=CAP, seed=1, days_per_read=1))
+    one = read_training_rows(wh, SamplingPolicy(max_per_day=CAP, seed=1, candidates_per_read=10**9))
+    chunked = read_training_rows(wh, SamplingPolicy(max_per_day=CAP, seed=1, candidates_per_read=1))
     pd.testing.assert_frame_equal(one, chunked)
     other = read_training_rows(wh, SamplingPolicy(max_per_day=CAP, seed=2))
     assert _keys(other) != _keys(one) and len(other) == len(one)
@@ -140,7 +140,7 @@ def test_labels_known_before_the_cutoff_only_and_clear_errors(filled):
 def test_an_empty_rl_dataset_and_bad_policies_are_named(warehouse):
     with pytest.raises(NoTrainingRows, match="materialise rl_dataset first"):
         read_training_rows(warehouse)
-    for field in ("max_per_day", "max_rows", "days_per_read"):
+    for field in ("max_per_day", "max_rows", "candidates_per_read"):
         with pytest.raises(ValueError, match=f"{field} must be >= 1"):
             SamplingPolicy(**{field: 0})
     assert math.isfinite(SamplingPolicy().max_per_day)
@@ -154,3 +154,12 @@ def test_a_history_longer_than_the_row_budget_gets_a_smaller_per_day_cap(filled)
     assert sample.groupby("snapshot_date").size().max() == 20 and len(sample) <= 200
     assert _keys(sample) == _expected_sample(rows, 20, 5, dt.date(9999, 12, 31))
     assert SamplingPolicy(max_per_day=CAP, max_rows=10**9).rows_per_day(len(DAYS)) == CAP
+
+
+def test_statements_group_whole_days_up_to_the_candidate_budget():
+    days = DAYS[:5]
+    assert statement_windows(days, [30, 30, 30, 260, 30], 100) == [
+        (DAYS[0], DAYS[2]), (DAYS[3], DAYS[3]), (DAYS[4], DAYS[4]),
+    ]  # fmt: skip
+    assert statement_windows(days, [30] * 5, 10**9) == [(DAYS[0], DAYS[4])]
+    assert statement_windows(days, [30] * 5, 1) == [(d, d) for d in days]
