@@ -89,6 +89,7 @@ def read_training_rows(
             "seed": policy.seed,
         }  # fmt: skip
         parts.append(_compact(wh.query(TRAINING_ROWS_STATEMENT, params)))
+        wh.release_cached_blocks()  # no day is read twice: DuckDB's cache would only grow with the history
     return pd.concat(parts, ignore_index=True)
 
 

@@ -714,7 +714,7 @@ def _notes(training: dict, daily_run: dict, sizes: Mapping[str, TableSize]) -> l
         f"Query results come back through the REST API in this project (to_arrow(create_bqstorage_client=False); "
         f"google-cloud-bigquery-storage is not a dependency). Training scans every labelled row's columns (the "
         "billed bytes above) but the warehouse returns only the per-day sample (rl_assets/training_data.py), read "
-        f"ten days per statement: {training['result_gib_per_model']} GiB of logical bytes per model for a year "
+        f"whole days per statement: {training['result_gib_per_model']} GiB of logical bytes per model for a year "
         f"({training['result_rows_per_model']:,} rows), small enough for REST pages.",
         f"Statements whose reads grow with the history ({', '.join(sorted({e['statement'] for e in growing}))}) "
         f"bill {grown / 2**30:.2f} GiB of the {daily_run['gib_per_evening_end_of_year_one']} GiB an evening costs at "

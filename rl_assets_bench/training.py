@@ -136,7 +136,7 @@ def _asset_connection(db_path: str):
 
     connection = duckdb.connect(db_path, config={"memory_limit": DEFAULT_DUCKDB_MEMORY_LIMIT})
     try:
-        yield DuckDBBackend(connection, "rl")
+        yield DuckDBBackend(connection, "rl", DEFAULT_DUCKDB_MEMORY_LIMIT)
     finally:
         connection.close()
 

@@ -123,7 +123,7 @@ class Warehouse(dg.ConfigurableResource):
             ).get_connection() as connection,
         ):
             try:
-                backend = DuckDBBackend(connection, self.dataset)
+                backend = DuckDBBackend(connection, self.dataset, memory_limit)
                 backend.ensure_tables(self.external_tables, self.skipped_tables)
                 self._read_prices_through_format(backend)
                 yield backend

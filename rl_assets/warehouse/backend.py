@@ -68,6 +68,10 @@ class WarehouseBackend(Protocol):
 
     def drop_table(self, table: str) -> None: ...
 
+    def release_cached_blocks(self) -> None:
+        """Let go of table data this process cached for earlier statements (DuckDB's buffer pool), so
+        reading a long history piece by piece keeps memory flat; a no-op where nothing is cached."""
+
     def load_file(self, table: str, path: str) -> int:
         """(Re)create `table` from a CSV, CSV.gz or Parquet file (rl_assets.warehouse.file_tables)."""
         ...

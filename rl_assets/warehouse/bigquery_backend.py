@@ -305,6 +305,9 @@ class BigQueryBackend:
             return {}
         return {field.name: _STANDARD_TYPES.get(field.field_type, field.field_type) for field in schema}
 
+    def release_cached_blocks(self) -> None:
+        """Nothing to let go: BigQuery keeps no table data in this process."""
+
     def drop_table(self, table: str) -> None:
         self.client.delete_table(self._reference(table), not_found_ok=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -22,8 +23,11 @@ class DuckDBBackend:
     # twice the time spilling within the 2 GB limit; one statement a day: same time, 2.4 GB).
     days_per_statement = 1
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, dataset: str):
+    def __init__(self, connection: duckdb.DuckDBPyConnection, dataset: str, memory_limit: str | None = None):
         self.connection = connection
+        if memory_limit is not None and not re.fullmatch(r"[0-9.]+ *[A-Za-z]*", memory_limit.strip()):
+            raise ValueError(f"DuckDB memory limit {memory_limit!r} is not a size such as 2GB")
+        self.memory_limit = memory_limit  # as the connection was opened with it (None: DuckDB's default)
         self.dataset = sql.validate_identifier("dataset", dataset)
         # Tables read through a format's SELECT (the user's price table): name -> SELECT.
         self.sources: dict[str, str] = {}
@@ -144,6 +148,16 @@ class DuckDBBackend:
             [project or self.catalog, dataset or self.dataset, sql.validate_identifier("table", table)],
         ).fetchall()
         return dict(rows)
+
+    def release_cached_blocks(self) -> None:
+        """Let go of the table blocks earlier statements read. DuckDB keeps every block it has read cached
+        up to its memory limit, so a process reading a long history a day at a time would grow to the
+        limit; lowering the limit evicts the unpinned blocks at once, then the setting is put back."""
+        self.connection.execute("SET memory_limit = '32MB'")
+        if self.memory_limit is None:
+            self.connection.execute("RESET memory_limit")
+        else:
+            self.connection.execute(f"SET memory_limit = '{self.memory_limit.strip()}'")
 
     def drop_table(self, table: str) -> None:
         self.connection.execute(f"DROP TABLE IF EXISTS {self.qualified(table)}")
