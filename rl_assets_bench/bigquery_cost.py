@@ -164,6 +164,10 @@ def training_executions() -> list[Execution]:
     return [
         Execution("training_job", "model", "rl_dataset_date_range", {"rl_dataset": HISTORY}, "the labelled span: no partition filter"),
         Execution(
+            "training_job", "model", "rl_dataset_labelled_days", {"rl_dataset": HISTORY},
+            "each day's candidates, to group days into statements: no partition filter",
+        ),
+        Execution(
             "training_job", "model", "rl_dataset_training_rows", {"rl_dataset": HISTORY},
             "every labelled row scanned, the per-day sample returned",
         ),

@@ -184,7 +184,7 @@ def summarise(scale: str, results: list[dict]) -> dict:
         )
     by_label = {r["label"]: r["train"]["peak_rss_mb"] for r in results}
     pairs = (
-        [("20 days", "60 days"), ("20 days, a tenth", "252 days, a tenth")]
+        [("20 days", "60 days"), ("60 days, a tenth", "252 days, a tenth")]
         if full
         else [("20 days", "60 days"), ("20 days", "252 days")]
     )
