@@ -1,4 +1,4 @@
-"""What a training run reads of rl_dataset: a bounded, stratified per-day sample, read a few days at a time.
+"""What a training run reads of rl_dataset: a bounded, stratified per-day sample, whole days per statement.
 
 A year of the full US market is ~340M labelled candidates (~40 GB of features); no training pass needs
 them all, and no process should hold them. So the warehouse chooses and filters, and Python only ever
@@ -14,13 +14,13 @@ receives the sample (sql/rl_dataset_training_rows.sql):
 - whole days per statement, at most `candidates_per_read` candidates each (one full-market day is a
   statement of its own), so the warehouse's work, its result and the driver's copy of it stay bounded
   whatever the history's length (BigQuery prunes the other days' partitions). The sample is chosen on
-  the keys alone and only its rows are read back.
+  the keys alone and only its rows are read back; after each statement the backend lets go of the
+  table blocks it cached (DuckDB keeps them up to its memory limit, and no day is read twice).
 
 Memory is then bounded by the sample: at most max_rows rows of 32 float32 features and a few keys (about
 450 bytes a row through training: ~120 MB at the default), independent of how many candidates the
-market lists and of how many days the history holds. Walk-forward
-evaluation scores the test days' sampled rows: the same policy, so training and evaluation see days
-of the same shape.
+market lists and of how many days the history holds. Walk-forward evaluation scores the test days'
+sampled rows: the same policy, so training and evaluation see days of the same shape.
 """
 
 from __future__ import annotations
