@@ -22,11 +22,14 @@ from rl_assets.defs.checks import BLOCKING_CHECKS
 from rl_assets.defs.code_location import build_definitions
 from rl_assets.defs.partitions import range_run_tags
 from rl_assets.settings import Settings
+from rl_assets.training_data import SamplingPolicy, read_training_rows
 from rl_assets.warehouse.duckdb_backend import open_duckdb
+from rl_assets_tests.oracles import expected_training_sample
 
 VXX = Path(__file__).parent / "data" / "vxx_options_2016-12.csv.gz"
 FIRST, LAST = dt.date(2016, 12, 1), dt.date(2016, 12, 30)
 LABELLED_END = dt.date(2016, 12, 27)  # three sessions before the file's last
+TRAINING_CAP = 500  # rows a day in the training-sample test: below most real days' labelled rows (~1,100 a day)
 TAKE_PROFIT = 1.5  # docs/design.md: exit once the bid reaches +50% of the entry (the ask at T)
 
 
@@ -93,6 +96,8 @@ def real_graph(tmp_path_factory):
         tables = {
             t: wh.read_sql(f"SELECT * FROM {t}") for t in ("price_data", "technicals_history", "rl_state", "rl_dataset")
         }
+        # What the model assets would train on: the real month's per-day sample (a cap below its days' sizes).
+        tables["training_sample"] = read_training_rows(wh, SamplingPolicy(max_per_day=TRAINING_CAP, seed=1))
     return results, tables
 
 
@@ -167,3 +172,21 @@ def test_the_reward_agrees_with_an_independent_implementation(real_graph):
     failed = {e.check_name for e in meta["checks"] if not e.passed}
     assert not failed & BLOCKING_CHECKS
     assert {"ask_not_below_intrinsic", "iv_in_range", "greeks_present", "label_coverage"} <= failed
+
+
+def test_the_training_sample_of_the_real_month_is_the_documented_cut(real_graph):
+    """The sampler on real rows (one underlying, the whole smile, placeholder IVs, days of unequal
+    size): exactly the rows the rule recomputed in pandas picks, at most the cap a day, features intact."""
+    _, tables = real_graph
+    dataset = tables["rl_dataset"].copy()
+    for column in ("snapshot_date", "label_end_date"):
+        dataset[column] = pd.to_datetime(dataset[column]).dt.date
+    sample = tables["training_sample"]
+    expected = expected_training_sample(dataset, TRAINING_CAP, 1, dt.date(9999, 12, 31))
+    assert set(zip(sample["snapshot_date"], sample["contract_symbol"], strict=True)) == expected
+    per_day = sample.groupby("snapshot_date").size()
+    labelled = dataset[dataset["reward"].notna()].groupby("snapshot_date").size()
+    assert (per_day == labelled.clip(upper=TRAINING_CAP)).all() and per_day.index.equals(labelled.index)
+    merged = sample.merge(dataset, on=["snapshot_date", "contract_symbol"], suffixes=("", "_table"))
+    for column in ("reward", "delta", "rsi_14"):
+        np.testing.assert_allclose(merged[column], merged[f"{column}_table"].astype(float), rtol=1e-6, equal_nan=True)

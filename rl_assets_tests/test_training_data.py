@@ -8,7 +8,6 @@ both backends must pick exactly the rows the documented rule picks."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 from rl_assets import calendar
 from rl_assets.schema import RL_DATASET_COLUMNS
 from rl_assets.training_data import NoTrainingRows, SamplingPolicy, read_training_rows, statement_windows
+from rl_assets_tests.oracles import expected_training_sample
 
 DAYS = calendar.trading_days(dt.date(2025, 3, 3), dt.date(2025, 3, 14))  # 10 sessions
 CROWDED = {DAYS[0]: 260, DAYS[4]: 180}  # days with more candidates than the cap; the others hold 30
@@ -58,34 +58,6 @@ def _rows() -> pd.DataFrame:
     return full
 
 
-def _bucket(log_moneyness: float) -> int:
-    if log_moneyness < -0.10:
-        return 1
-    if log_moneyness < -0.03:
-        return 2
-    if log_moneyness <= 0.03:
-        return 3
-    return 4 if log_moneyness <= 0.10 else 5
-
-
-def _expected_sample(rows: pd.DataFrame, cap: int, seed: int, labels_before: dt.date) -> set:
-    """The documented rule, recomputed: strata of underlying x moneyness bucket, MD5 order within a
-    stratum, each stratum allotted ceil(cap x its share), the day's cut taken evenly across strata."""
-    labelled = rows[rows["reward"].notna() & (rows["label_end_date"] < labels_before)].copy()
-    labelled["draw"] = [hashlib.md5(f"{s}/{seed}".encode()).hexdigest() for s in labelled["contract_symbol"]]
-    labelled["bucket"] = labelled["log_moneyness"].map(_bucket)
-    chosen = set()
-    for _, day in labelled.groupby("snapshot_date"):
-        day = day.sort_values(["draw", "contract_symbol"])
-        day["rank"] = day.groupby(["underlying", "bucket"]).cumcount() + 1
-        day["size"] = day.groupby(["underlying", "bucket"])["rank"].transform("count")
-        allotted = day[day["rank"] <= np.ceil(cap * day["size"] / len(day))].copy()
-        allotted["share"] = allotted["rank"] / allotted["size"]
-        kept = allotted.sort_values(["share", "draw", "contract_symbol"]).head(cap)
-        chosen |= set(zip(kept["snapshot_date"], kept["contract_symbol"], strict=True))
-    return chosen
-
-
 @pytest.fixture
 def filled(warehouse):
     rows = _rows()
@@ -101,7 +73,7 @@ def test_the_sample_is_the_documented_stratified_per_day_cut(filled):
     wh, rows = filled
     policy = SamplingPolicy(max_per_day=CAP, seed=5, candidates_per_read=100)
     sample = read_training_rows(wh, policy)
-    assert _keys(sample) == _expected_sample(rows, CAP, 5, dt.date(9999, 12, 31))
+    assert _keys(sample) == expected_training_sample(rows, CAP, 5, dt.date(9999, 12, 31))
     per_day = sample.groupby("snapshot_date").size()
     labelled = rows[rows["reward"].notna()].groupby("snapshot_date").size()
     assert (per_day[list(CROWDED)] == CAP).all()
@@ -132,7 +104,7 @@ def test_labels_known_before_the_cutoff_only_and_clear_errors(filled):
     cutoff = DAYS[7]
     sample = read_training_rows(wh, SamplingPolicy(max_per_day=CAP, seed=5), labels_before=cutoff)
     assert (sample["label_end_date"] < cutoff).all()
-    assert _keys(sample) == _expected_sample(rows, CAP, 5, cutoff)
+    assert _keys(sample) == expected_training_sample(rows, CAP, 5, cutoff)
     with pytest.raises(NoTrainingRows, match="before 2025-03-06"):
         read_training_rows(wh, SamplingPolicy(), labels_before=DAYS[3])  # DAYS[0]'s labels end on DAYS[3]
 
@@ -152,7 +124,7 @@ def test_a_history_longer_than_the_row_budget_gets_a_smaller_per_day_cap(filled)
     assert policy.rows_per_day(len(DAYS)) == 20
     sample = read_training_rows(wh, policy)
     assert sample.groupby("snapshot_date").size().max() == 20 and len(sample) <= 200
-    assert _keys(sample) == _expected_sample(rows, 20, 5, dt.date(9999, 12, 31))
+    assert _keys(sample) == expected_training_sample(rows, 20, 5, dt.date(9999, 12, 31))
     assert SamplingPolicy(max_per_day=CAP, max_rows=10**9).rows_per_day(len(DAYS)) == CAP
 
 
