@@ -26,7 +26,7 @@ sampled rows: the same policy, so training and evaluation see days of the same s
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -60,9 +60,6 @@ class SamplingPolicy:
             if getattr(self, name) < 1:
                 raise ValueError(f"SamplingPolicy.{name} must be >= 1; got {getattr(self, name)}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class NoTrainingRows(ValueError):
     """rl_dataset holds no labelled row the run may train on."""
@@ -75,11 +72,11 @@ def read_training_rows(
     `labels_before`, when given), whole days per statement, at most `policy.candidates_per_read`
     candidates a statement (at least one day); features as float32. Raises NoTrainingRows when there
     is none."""
-    if not wh.query("rl_dataset_date_range").iloc[0]["row_count"]:
-        raise NoTrainingRows("rl_dataset has no labelled rows: materialise rl_dataset first")
     cutoff = NO_CUTOFF if labels_before is None else labels_before
     days = wh.query(LABELLED_DAYS_STATEMENT, {"labels_before": cutoff})
     if days.empty:
+        if labels_before is None or not wh.query("rl_dataset_date_range").iloc[0]["row_count"]:
+            raise NoTrainingRows("rl_dataset has no labelled rows: materialise rl_dataset first")
         raise NoTrainingRows(f"no rl_dataset row has all its labels known before {labels_before}")
     per_day = policy.rows_per_day(len(days))
     parts = []

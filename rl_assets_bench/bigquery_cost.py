@@ -162,7 +162,6 @@ def sensor_executions() -> list[Execution]:
 def training_executions() -> list[Execution]:
     """What one model's training reads (training_job trains two: baseline_model and ppo_agent)."""
     return [
-        Execution("training_job", "model", "rl_dataset_date_range", {"rl_dataset": HISTORY}, "the labelled span: no partition filter"),
         Execution(
             "training_job", "model", "rl_dataset_labelled_days", {"rl_dataset": HISTORY},
             "each day's candidates, to group days into statements: no partition filter",

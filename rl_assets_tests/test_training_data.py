@@ -166,3 +166,8 @@ def test_duckdb_lets_go_of_the_blocks_a_read_cached_and_keeps_its_memory_limit(t
     assert connection.execute("SELECT current_setting('memory_limit')").fetchone() == limit
     with pytest.raises(ValueError, match="not a size"):
         DuckDBBackend(connection, "rl_test", "1GB'; DROP TABLE big; --")
+
+
+def test_an_as_of_before_any_label_on_an_empty_rl_dataset_still_says_to_materialise_it(warehouse):
+    with pytest.raises(NoTrainingRows, match="materialise rl_dataset first"):
+        read_training_rows(warehouse, labels_before=DAYS[3])
