@@ -19,9 +19,7 @@ TRANSFORM_ROWS = 65_536
 
 def raw_matrix(frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> np.ndarray:
     """The feature columns as float64 (booleans as 0/1, missing as NaN)."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"feature columns {missing} are not in the frame")
+    _require_columns(frame, columns)
     matrix = np.empty((len(frame), len(columns)))
     for i, column in enumerate(columns):
         values = frame[column]
@@ -30,6 +28,12 @@ def raw_matrix(frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> 
         # Nullable Int/boolean columns carry pd.NA: NaN here; plain floats and bools convert as they are.
         matrix[:, i] = values.to_numpy(dtype=float, na_value=np.nan)
     return matrix
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"feature columns {missing} are not in the frame")
 
 
 MISSING_SUFFIX = "_missing"  # an indicator column's name: the feature's, then this
@@ -49,9 +53,7 @@ class Scaler:
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: Sequence[str] = STATE_FEATURES) -> Scaler:
-        missing_columns = [c for c in columns if c not in frame.columns]
-        if missing_columns:
-            raise ValueError(f"feature columns {missing_columns} are not in the frame")
+        _require_columns(frame, columns)  # every missing one named, before the rows are looked at
         if len(frame) == 0:
             raise ValueError("cannot fit a scaler on zero rows")
         # One column at a time: the temporary copies are a column's, not the whole matrix's.

@@ -86,8 +86,9 @@ def candidate_days(frame: pd.DataFrame, scaler: Scaler, max_per_day: int, seed: 
     if len(labelled) == 0:
         raise ValueError("no labelled rl_dataset rows to build episodes from")
     snapshot = frame["snapshot_date"].to_numpy()[labelled]
-    order = labelled[np.argsort(snapshot, kind="stable")]  # by day, each day's rows in the frame's order
-    dates, starts = np.unique(frame["snapshot_date"].to_numpy()[order], return_index=True)
+    by_day = np.argsort(snapshot, kind="stable")  # each day's rows in the frame's order
+    order = labelled[by_day]
+    dates, starts = np.unique(snapshot[by_day], return_index=True)
     rng = np.random.default_rng(seed)
     chosen = [day_rows[rng.permutation(len(day_rows))[:max_per_day]] for day_rows in np.split(order, starts[1:])]
     counts = np.array([len(c) for c in chosen], np.int64)
